@@ -1,0 +1,37 @@
+# Vermittlerpool: `make run` serves the app with demo data, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app run.py
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install translations run test bench extract-messages
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+translations: install
+	$(VENV)/bin/pybabel compile -q -d translations
+
+run: translations
+	$(FLASK) pool init
+	$(FLASK) pool demo-data
+	@echo "Serving on http://$(HOST):$(PORT)/login/"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: translations
+	$(PY) -m pytest -q
+
+bench: translations
+	$(PY) bench/bench_crm_pages.py
+
+# Refresh translations/messages.pot and the German catalogue from the code.
+extract-messages: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching

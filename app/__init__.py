@@ -1,0 +1,73 @@
+"""Vermittlerpool: the application factory."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+
+from app.extensions import csrf, db, migrate
+
+
+def create_app(config: Any = None) -> Flask:
+    """Build the Flask app. Creates nothing in the database."""
+    app = Flask(__name__, instance_relative_config=True)
+    init_config(app, config)
+    init_extensions(app)
+    init_appbuilder(app)
+    register_cli(app)
+    return app
+
+
+def init_config(app: Flask, config: Any) -> None:
+    from config import Config
+
+    app.config.from_object(config or Config)
+    validator = app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR")
+    if isinstance(validator, str):
+        from werkzeug.utils import import_string
+
+        app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = import_string(validator)
+
+
+def init_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (registers every model on the metadata)
+    from app.models.guards import install_guards
+
+    db.init_app(app)
+    # Batch mode: SQLite alters tables by copying them; a no-op elsewhere.
+    migrate.init_app(app, db, directory=str(_migrations_dir()),
+                     render_as_batch=True, compare_type=True)
+    # Must come before AppBuilder: FAB exempts its API only from an already
+    # registered CSRFProtect, and refuses state-changing GETs only with it.
+    csrf.init_app(app)
+    install_guards()
+
+
+def init_appbuilder(app: Flask) -> None:
+    from app.security.manager import PoolSecurityManager
+    from app.views import register_views
+    from app.views.index import PoolIndexView
+
+    with app.app_context():
+        appbuilder = AppBuilder(
+            security_manager_class=PoolSecurityManager,
+            indexview=PoolIndexView,
+            base_template="pool_base.html",
+            update_perms=False,
+        )
+        appbuilder.init_app(app, db.session)
+        register_views(appbuilder)
+        appbuilder.post_init()
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import pool
+
+    app.cli.add_command(pool)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"

@@ -1,0 +1,49 @@
+"""Domain exceptions. Each names the field (or rule) it is about.
+
+Messages are English msgids marked with N_ for extraction; the web layer
+translates them with gettext, so the domain stays free of Flask.
+"""
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802  (gettext marker for pybabel)
+    return message
+
+
+class DomainError(Exception):
+    """A refused change: `field` is the form/API field it concerns."""
+
+    message = N_("This change is not allowed.")
+
+    def __init__(self, field: str | None = None, message: str | None = None, **params):
+        self.field = field
+        if message is not None:
+            self.message = message
+        self.params = params
+        super().__init__(self.message % params if params else self.message)
+
+
+class RequiredFieldError(DomainError):
+    message = N_("This field is required.")
+
+
+class InvalidChoiceError(DomainError):
+    message = N_("Not a valid choice.")
+
+
+class CompanyCycleError(DomainError):
+    message = N_("A company cannot be placed below itself or one of its own subsidiaries.")
+
+
+class OutOfScopeError(DomainError):
+    """The object lies outside the caller's company subtree."""
+
+    message = N_("Not a valid choice.")
+
+
+class PasswordPolicyError(DomainError):
+    message = N_("The password must have between %(min)d and %(max)d characters.")
+
+
+class RoleNotGrantableError(DomainError):
+    message = N_("You may not grant this role.")

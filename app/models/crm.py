@@ -1,0 +1,107 @@
+"""Core CRM (Dialogsystem): companies, their staff and their customers."""
+import enum
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    CheckConstraint, Column, Date, Enum, ForeignKey, Index, Integer, String,
+)
+from sqlalchemy.orm import relationship
+
+from app.models.mixins import AuditMixin
+
+
+class CompanyKind(str, enum.Enum):
+    POOL = "POOL"
+    INSURER = "INSURER"
+    BROKER_GROUP = "BROKER_GROUP"
+    BROKER_FIRM = "BROKER_FIRM"
+    OTHER = "OTHER"
+
+
+def enum_column(enum_cls, name, **kw):
+    """An enum stored as its name in a VARCHAR with a CHECK constraint, the
+    same on SQLite and PostgreSQL (no native PostgreSQL enum to migrate)."""
+    return Column(
+        Enum(enum_cls, native_enum=False, create_constraint=True, length=20,
+             name=name, validate_strings=True),
+        **kw,
+    )
+
+
+class AddressMixin:
+    street = Column(String(200))
+    postcode = Column(String(10))
+    city = Column(String(100))
+    country = Column(String(2), default="DE")
+    email = Column(String(200))
+    phone = Column(String(50))
+
+
+class Company(AuditMixin, AddressMixin, Model):
+    """A company (Unternehmen): the pool, an insurer, a broker group or firm."""
+
+    __tablename__ = "company"
+    __scope_column__ = "id"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(200), nullable=False, index=True)
+    kind = enum_column(CompanyKind, "company_kind", nullable=False)
+    parent_id = Column(Integer, ForeignKey("company.id"), index=True)
+    parent = relationship("Company", remote_side=[id], backref="children")
+    # An insurer's number in GDV data (VU-Nummer).
+    vu_number = Column(String(5), unique=True)
+
+    __table_args__ = (CheckConstraint("parent_id IS NULL OR parent_id <> id",
+                                      name="ck_company_not_own_parent"),)
+
+    def __repr__(self):
+        return self.name or ""
+
+
+class Staff(AuditMixin, AddressMixin, Model):
+    """A person of a company with a login to the intranet (Mitarbeiter)."""
+
+    __tablename__ = "staff"
+    __scope_column__ = "company_id"
+    id = Column(Integer, primary_key=True)
+    company_id = Column(Integer, ForeignKey("company.id"), nullable=False, index=True)
+    company = relationship("Company")
+    first_name = Column(String(100), nullable=False)
+    last_name = Column(String(100), nullable=False, index=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
+    user = relationship("User", foreign_keys=[user_id])
+
+    @property
+    def name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def __repr__(self):
+        return self.name
+
+
+class Customer(AuditMixin, AddressMixin, Model):
+    """A customer (Kunde) of a tenant company, optionally with an advisor."""
+
+    __tablename__ = "customer"
+    __scope_column__ = "company_id"
+    id = Column(Integer, primary_key=True)
+    company_id = Column(Integer, ForeignKey("company.id"), nullable=False)
+    company = relationship("Company")
+    intermediary_id = Column(Integer, ForeignKey("intermediary.id"), index=True)
+    intermediary = relationship("Intermediary")
+    name = Column(String(200), nullable=False)
+    first_name = Column(String(100))
+    birth_date = Column(Date)
+    user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
+    user = relationship("User", foreign_keys=[user_id])
+
+    __table_args__ = (
+        Index("ix_customer_company_name", "company_id", "name"),
+        Index("ix_customer_name", "name"),
+    )
+
+    @property
+    def full_name(self):
+        return f"{self.name}, {self.first_name}" if self.first_name else self.name
+
+    def __repr__(self):
+        return self.full_name or ""

@@ -1,0 +1,1 @@
+"""Roles, permissions and the company scope of the logged-in user."""

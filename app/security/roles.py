@@ -1,0 +1,84 @@
+"""The roles of domain.md and their permissions, declared once.
+
+`flask pool init` seeds them into the database (additively: permissions an
+admin grants in the Roles screen stay; removed ones come back on the next
+init only if they are declared here). Roles are not put in FAB_ROLES, whose
+roles cannot be edited in the UI.
+
+Each resource has two permissions, `can_read` and `can_write`, shared by its
+screens and its REST API (see app/views/base.py, METHOD_PERMISSIONS).
+"""
+from __future__ import annotations
+
+from app.domain.access import (
+    ADMIN, COMPANY_ADMIN, CUSTOMER, INTERMEDIARY, POOL_ADMIN, POOL_STAFF,
+)
+
+R, RW = "r", "rw"
+
+#: resource -> access, per role. Admin holds every permission (FAB's admin role).
+ROLE_RESOURCES: dict[str, dict[str, str]] = {
+    POOL_ADMIN: {"Company": RW, "Staff": RW, "Customer": R, "Intermediary": R},
+    POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": R},
+    COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R},
+    INTERMEDIARY: {},
+    CUSTOMER: {},
+}
+
+#: menu item -> the resource whose read permission shows it.
+MENU_ITEMS = {
+    "Companies": ("Administration", "Company"),
+    "Staff": ("Administration", "Staff"),
+    "Customers": ("CRM", "Customer"),
+}
+
+#: every logged-in user may see its profile, change its password, search lookups.
+COMMON = [
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_read", "Lookup"),
+]
+
+INTRANET_ROLES = (POOL_ADMIN, POOL_STAFF, COMPANY_ADMIN)
+ALL_ROLES = (ADMIN, POOL_ADMIN, POOL_STAFF, COMPANY_ADMIN, INTERMEDIARY, CUSTOMER)
+
+
+def declared_permissions(role: str) -> list[tuple[str, str]]:
+    """(permission, view menu) pairs of a role."""
+    perms: list[tuple[str, str]] = []
+    resources = ROLE_RESOURCES.get(role, {})
+    for resource, access in resources.items():
+        perms.append(("can_read", resource))
+        if "w" in access:
+            perms.append(("can_write", resource))
+    if role in INTRANET_ROLES:
+        perms.extend(COMMON)
+        categories = set()
+        for item, (category, resource) in MENU_ITEMS.items():
+            if resource in resources:
+                perms.append(("menu_access", item))
+                categories.add(category)
+        perms.extend(("menu_access", c) for c in sorted(categories))
+    elif role in (INTERMEDIARY, CUSTOMER):
+        perms.extend(COMMON[:4])
+    return perms
+
+
+def seed_roles(sm) -> None:
+    """Create the roles and add their declared permissions (idempotent)."""
+    admin = sm.find_role(ADMIN) or sm.add_role(ADMIN)
+    for role_name in ALL_ROLES:
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        if role_name == ADMIN:
+            continue
+        have = {(p.permission.name, p.view_menu.name) for p in role.permissions}
+        for perm, view in declared_permissions(role_name):
+            if (perm, view) in have:
+                continue
+            pv = sm.add_permission_view_menu(perm, view)
+            sm.add_permission_role(role, pv)
+            if pv not in admin.permissions:
+                sm.add_permission_role(admin, pv)
+    sm.find_role(sm.auth_role_public) or sm.add_role(sm.auth_role_public)

@@ -1,0 +1,91 @@
+"""The company scope of the logged-in user: which companies' data it may see.
+
+Rules (domain.md, "Core CRM"): data of a company is visible to staff of that
+company and of its ancestors. So a staff login sees the subtree of its own
+company; the Admin role sees everything; any other login sees no company data.
+Outside a request (CLI, scheduler, imports) there is no restriction.
+
+Reads use `company_subtree_select` inside SQL (list filters, API, lookups);
+writes are checked against `current_scope()` in the session guard
+(app/models/guards.py), so screens, actions and API cannot bypass it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import has_request_context, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.domain.access import ADMIN
+from app.extensions import db
+
+
+@dataclass(frozen=True)
+class Scope:
+    #: None means unrestricted.
+    company_ids: frozenset[int] | None
+    home_company_id: int | None = None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.company_ids is None
+
+    def allows(self, company_id: int | None) -> bool:
+        if self.company_ids is None:
+            return True
+        return company_id is not None and company_id in self.company_ids
+
+
+UNRESTRICTED = Scope(None)
+NOTHING = Scope(frozenset())
+
+
+def company_subtree_select(root_id: int):
+    """SELECT of the ids of a company and all companies below it (recursive CTE)."""
+    from app.models.crm import Company
+
+    base = select(Company.id).where(Company.id == root_id).cte("subtree", recursive=True)
+    base = base.union_all(select(Company.id).where(Company.parent_id == base.c.id))
+    return select(base.c.id)
+
+
+def scope_for_user(user) -> Scope:
+    from app.models.crm import Staff
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return NOTHING
+    roles = frozenset(r.name for r in user.roles)
+    if ADMIN in roles:
+        return Scope(None, roles=roles)
+    home = db.session.execute(
+        select(Staff.company_id).where(Staff.user_id == user.id)
+    ).scalar()
+    if home is None:
+        return Scope(frozenset(), roles=roles)
+    ids = frozenset(db.session.execute(company_subtree_select(home)).scalars())
+    return Scope(ids, home_company_id=home, roles=roles)
+
+
+def current_scope() -> Scope:
+    """The scope of this request's user, computed once per request."""
+    if not has_request_context():
+        return UNRESTRICTED
+    # Cached on the request, not on `g`: an app context (and its `g`) can
+    # outlive a request, e.g. in tests and CLI-driven requests.
+    cache = request.environ
+    if "pool.scope" not in cache:
+        cache["pool.scope"] = scope_for_user(current_user)
+    return cache["pool.scope"]
+
+
+def scope_filter(column):
+    """SQL condition restricting `column` (a company id) to the current scope,
+    or None when unrestricted."""
+    scope = current_scope()
+    if scope.unrestricted:
+        return None
+    if scope.home_company_id is None:
+        return column.is_(None) & column.isnot(None)  # always false
+    return column.in_(company_subtree_select(scope.home_company_id))

@@ -1,0 +1,9 @@
+"""Screens and REST resources; `register_views` wires them all."""
+
+
+def register_views(appbuilder) -> None:
+    from app.views import crm
+    from app.views.lookup import LookupView
+
+    appbuilder.add_view_no_menu(LookupView)
+    crm.register(appbuilder)

@@ -1,0 +1,271 @@
+"""Screens and REST resources of the core CRM: companies, staff, customers."""
+from __future__ import annotations
+
+from flask import g, request
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Optional
+
+from app.domain.access import grantable_roles
+from app.domain.errors import DomainError
+from app.extensions import db
+from app.models.crm import Company, CompanyKind, Customer, Staff
+from app.security.scope import current_scope
+from app.services.crm import default_company, set_staff_login
+from app.views.base import PoolModelRestApi, PoolModelView, datamodel, error_text
+from app.views.lookup import lookup_field, register_lookup
+
+KIND_LABELS = {
+    CompanyKind.POOL: _l("Pool"),
+    CompanyKind.INSURER: _l("Insurer"),
+    CompanyKind.BROKER_GROUP: _l("Broker group"),
+    CompanyKind.BROKER_FIRM: _l("Broker firm"),
+    CompanyKind.OTHER: _l("Other"),
+}
+
+LABELS = {
+    "name": _l("Name"), "kind": _l("Kind"), "parent": _l("Parent company"),
+    "parent.name": _l("Parent company"), "vu_number": _l("Insurer number (VU-Nr.)"),
+    "street": _l("Street"), "postcode": _l("Postcode"), "city": _l("City"),
+    "country": _l("Country"), "email": _l("E-mail"), "phone": _l("Phone"),
+    "company": _l("Company"), "company.name": _l("Company"),
+    "first_name": _l("First name"), "last_name": _l("Last name"),
+    "birth_date": _l("Date of birth"), "intermediary": _l("Advisor"),
+    "intermediary.name": _l("Advisor"), "user": _l("Login"), "user.username": _l("Login"),
+    "username": _l("Login name"), "password": _l("Password"), "role": _l("Role"),
+    "created_on": _l("Created on"), "changed_on": _l("Changed on"),
+    "created_by": _l("Created by"), "changed_by": _l("Changed by"),
+}
+ADDRESS = ["street", "postcode", "city", "country", "email", "phone"]
+AUDIT = ["created_on", "created_by", "changed_on", "changed_by"]
+
+
+def kind_label(kind):
+    return KIND_LABELS.get(CompanyKind(kind), kind) if kind else ""
+
+
+class CompanyView(PoolModelView):
+    datamodel = datamodel(Company)
+    class_permission_name = "Company"
+    list_title = _l("Companies")
+    show_title = _l("Company")
+    add_title = _l("Add company")
+    edit_title = _l("Edit company")
+    label_columns = LABELS
+    list_columns = ["name", "kind", "parent.name", "city"]
+    show_columns = ["name", "kind", "parent", "vu_number"] + ADDRESS + AUDIT
+    add_columns = edit_columns = ["name", "kind", "parent", "vu_number"] + ADDRESS
+    search_columns = ["name", "kind", "city", "vu_number"]
+    order_columns = ["name", "kind", "city"]
+    formatters_columns = {"kind": kind_label}
+    base_order = ("name", "asc")
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField(
+            _l("Kind"), choices=[(k.value, v) for k, v in KIND_LABELS.items()],
+            coerce=lambda v: CompanyKind(v) if v else None,
+            validators=[DataRequired()],
+        ),
+        "parent": lookup_field("Parent company", "company"),
+    }
+
+
+class StaffView(PoolModelView):
+    datamodel = datamodel(Staff)
+    class_permission_name = "Staff"
+    list_title = _l("Staff")
+    show_title = _l("Staff member")
+    add_title = _l("Add staff member")
+    edit_title = _l("Edit staff member")
+    label_columns = LABELS
+    list_columns = ["last_name", "first_name", "company.name", "email", "user.username"]
+    show_columns = ["first_name", "last_name", "company", "user"] + ADDRESS + AUDIT
+    add_columns = edit_columns = (
+        ["first_name", "last_name", "company", "email", "phone", "username", "password", "role"]
+    )
+    search_columns = ["last_name", "first_name", "email"]
+    order_columns = ["last_name", "first_name", "email"]
+    base_order = ("last_name", "asc")
+    description_columns = {
+        "password": _l("At least 12 characters. Leave empty to keep the current password."),
+        "username": _l("Fill in to give this person a login to the intranet."),
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "company": lookup_field("Company", "company", required=True),
+        "email": StringField(_l("E-mail"), validators=[Optional(), Email()]),
+        "username": StringField(_l("Login name"), validators=[Optional()]),
+        "password": PasswordField(_l("Password"), validators=[Optional()]),
+        "role": SelectField(_l("Role"), choices=[], validators=[Optional()]),
+    }
+
+    def _role_choices(self, form):
+        roles = grantable_roles(current_scope().roles)
+        form.role.choices = [("", "")] + [(r, _l(r)) for r in roles]
+
+    def prefill_form(self, form, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is not None and item.user is not None:
+            form.username.data = item.user.username
+            form.role.data = item.user.roles[0].name if item.user.roles else ""
+        self._role_choices(form)
+
+    def _get_add_widget(self, form, **kwargs):
+        self._role_choices(form)
+        return super()._get_add_widget(form=form, **kwargs)
+
+    def _get_edit_widget(self, form, **kwargs):
+        self._role_choices(form)
+        return super()._get_edit_widget(form=form, **kwargs)
+
+    def _apply_login(self, item):
+        # populate_obj left the three login fields on the (unmapped) item.
+        set_staff_login(item, getattr(item, "username", None), getattr(item, "password", None),
+                        getattr(item, "role", None) or None, current_scope().roles)
+
+    def pre_add(self, item):
+        if item.company is None:
+            item.company = default_company()
+        self._apply_login(item)
+
+    def pre_update(self, item):
+        self._apply_login(item)
+
+
+class CustomerView(PoolModelView):
+    datamodel = datamodel(Customer)
+    class_permission_name = "Customer"
+    list_title = _l("Customers")
+    show_title = _l("Customer")
+    add_title = _l("Add customer")
+    edit_title = _l("Edit customer")
+    label_columns = LABELS
+    list_columns = ["name", "first_name", "postcode", "city", "company.name",
+                    "intermediary.name"]
+    show_columns = ["name", "first_name", "birth_date", "company", "intermediary"] + ADDRESS + AUDIT
+    add_columns = edit_columns = ["name", "first_name", "birth_date", "company",
+                                  "intermediary"] + ADDRESS
+    # Only own columns: a related column here would render every row of the
+    # related table into the search form.
+    search_columns = ["name", "first_name", "postcode", "city", "email"]
+    order_columns = ["name", "first_name", "postcode", "city"]
+    base_order = ("name", "asc")
+    add_form_extra_fields = edit_form_extra_fields = {
+        "company": lookup_field("Company", "company"),
+        "intermediary": lookup_field("Advisor", "intermediary", status="ACTIVE"),
+        "email": StringField(_l("E-mail"), validators=[Optional(), Email()]),
+    }
+
+    def pre_add(self, item):
+        if item.company is None:
+            item.company = default_company()
+
+
+# --- REST API ------------------------------------------------------------------
+
+class CompanyApi(PoolModelRestApi):
+    resource_name = "company"
+    datamodel = datamodel(Company)
+    class_permission_name = "Company"
+    list_columns = ["id", "name", "kind", "parent.id", "parent.name", "vu_number", "city"]
+    show_columns = ["id", "name", "kind", "parent.id", "parent.name", "vu_number"] + ADDRESS
+    add_columns = edit_columns = ["name", "kind", "parent", "vu_number"] + ADDRESS
+    order_columns = ["id", "name", "kind"]
+    search_columns = ["name", "kind", "vu_number", "parent"]
+    optional_on_add = ("parent",)
+
+
+class StaffApi(PoolModelRestApi):
+    resource_name = "staff"
+    datamodel = datamodel(Staff)
+    class_permission_name = "Staff"
+    list_columns = ["id", "first_name", "last_name", "company.id", "company.name", "email",
+                    "user.username"]
+    show_columns = list_columns + ["phone"]
+    add_columns = edit_columns = ["first_name", "last_name", "company", "email", "phone"]
+    order_columns = ["id", "last_name"]
+    search_columns = ["last_name", "first_name", "email", "company"]
+    optional_on_add = ("company",)
+    method_permission_name = {**PoolModelRestApi.method_permission_name, "login": "write"}
+
+    def pre_add(self, item):
+        if item.company is None:
+            item.company = default_company()
+
+    @expose("/<int:pk>/login", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("login")
+    def login(self, pk):
+        """Create or change the login of a staff member.
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    username: {type: string}
+                    password: {type: string}
+                    role: {type: string}
+          responses:
+            200: {description: Login set}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return self.response_400(message="Request is not a JSON object")
+        try:
+            set_staff_login(item, data.get("username"), data.get("password"),
+                            data.get("role"), current_scope().roles)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
+        return self.response(200, id=item.id, username=item.user.username,
+                             role=item.user.roles[0].name)
+
+
+class CustomerApi(PoolModelRestApi):
+    resource_name = "customer"
+    datamodel = datamodel(Customer)
+    class_permission_name = "Customer"
+    list_columns = ["id", "name", "first_name", "company.id", "company.name",
+                    "intermediary.id", "intermediary.name", "postcode", "city"]
+    show_columns = ["id", "name", "first_name", "birth_date", "company.id", "company.name",
+                    "intermediary.id", "intermediary.name"] + ADDRESS
+    add_columns = edit_columns = ["name", "first_name", "birth_date", "company",
+                                  "intermediary"] + ADDRESS
+    order_columns = ["id", "name", "city"]
+    search_columns = ["name", "first_name", "postcode", "city", "company", "intermediary"]
+    optional_on_add = ("company",)
+
+    def pre_add(self, item):
+        if item.company is None:
+            item.company = default_company()
+
+
+def register(appbuilder):
+    from app.models.intermediaries import Intermediary
+
+    register_lookup("company", Company, "Company", [Company.name], [Company.name],
+                    kind=(Company.kind, {k.value for k in CompanyKind}))
+    register_lookup("customer", Customer, "Customer", [Customer.name, Customer.first_name],
+                    [Customer.name])
+    register_lookup("intermediary", Intermediary, "Intermediary", [Intermediary.name],
+                    [Intermediary.name],
+                    status=(Intermediary.status, {"ACTIVE", "PROSPECT", "FORMER", "GROUP"}))
+    appbuilder.add_view(CustomerView, "Customers", label=_l("Customers"),
+                        icon="fa-users", category="CRM", category_label=_l("CRM"))
+    appbuilder.add_view(CompanyView, "Companies", label=_l("Companies"), icon="fa-building",
+                        category="Administration", category_label=_l("Administration"))
+    appbuilder.add_view(StaffView, "Staff", label=_l("Staff"), icon="fa-id-badge",
+                        category="Administration")
+    appbuilder.add_api(CompanyApi)
+    appbuilder.add_api(StaffApi)
+    appbuilder.add_api(CustomerApi)

@@ -1,0 +1,111 @@
+"""Settings from the environment, with safe defaults.
+
+Every setting named in the interface spec (DATABASE_URL, SECRET_KEY,
+POOL_COMMISSION_MODEL, POOL_UPLOAD_DIR) is read here and nowhere else.
+"""
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("POOL_INSTANCE_DIR", BASE_DIR / "instance"))
+
+COMMISSION_MODELS = ("contract_percent", "product_rate", "product_units")
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once into instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        # Created with mode 0600 so that other local users cannot read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the old driver; we use psycopg 3.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'vermittlerpool.db'}"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    POOL_COMMISSION_MODEL = os.environ.get("POOL_COMMISSION_MODEL", "contract_percent")
+    POOL_UPLOAD_DIR = os.environ.get("POOL_UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    # Page size of the related-object search behind large select fields.
+    POOL_LOOKUP_LIMIT = 20
+
+    APP_NAME = "Vermittlerpool"
+    APP_THEME = ""
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+
+    # Nothing is created or synchronised at start: `flask pool init` does it once
+    # per deployment (see fab-notes: workers racing on the permission sync).
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False
+    FAB_API_SWAGGER_UI = True
+    FAB_ADD_SECURITY_API = False
+    FAB_API_MAX_PAGE_SIZE = 100
+
+    # Password rule: length only (OWASP ASVS 5.0 6.2.x), no composition rules.
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = "app.security.passwords.password_validator"
+
+    # Login rate limiting (FAB uses Flask-Limiter).
+    AUTH_RATE_LIMITED = _bool("AUTH_RATE_LIMITED", True)
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+
+    BABEL_DEFAULT_LOCALE = "de"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = {
+        "de": {"flag": "de", "name": "Deutsch"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+
+
+class TestConfig(Config):
+    TESTING = True
+    # Fast hashes: the suite creates many logins (production keeps scrypt).
+    FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    WTF_CSRF_ENABLED = False
+    AUTH_RATE_LIMITED = False
+    RATELIMIT_ENABLED = False
