@@ -59,6 +59,15 @@ def init_appbuilder(app: Flask) -> None:
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
         appbuilder.post_init()
+        limit_api_login(app, appbuilder)
+
+
+def limit_api_login(app: Flask, appbuilder) -> None:
+    """FAB limits only the login form; the API login gets the same limit."""
+    if app.config.get("AUTH_RATE_LIMITED"):
+        appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(
+            app.blueprints["SecurityApi"]
+        )
 
 
 def register_cli(app: Flask) -> None:

@@ -26,7 +26,7 @@ def make_user(role, username=None, password=PASSWORD):
     sm = current_app.appbuilder.sm
     username = username or f"user{next(_seq)}"
     user = sm.user_model(username=username, first_name="Test", last_name=username,
-                         email=f"{username}@test.invalid", active=True,
+                         email=f"{username}@example.com", active=True,
                          password=hash_password(password), roles=[sm.find_role(role)])
     db.session.add(user)
     db.session.commit()

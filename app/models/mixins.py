@@ -1,8 +1,7 @@
 """Shared columns: who created and changed a row, and when."""
 from datetime import datetime, timezone
 
-from flask import g, has_request_context
-from flask_login import current_user
+from flask import has_request_context
 from sqlalchemy import Column, DateTime, ForeignKey, Integer
 from sqlalchemy.orm import declared_attr, relationship
 
@@ -15,7 +14,9 @@ def _user_id():
     """The logged-in user's id, or None for CLI jobs and imports."""
     if not has_request_context():
         return None
-    user = getattr(g, "user", None) or current_user
+    from app.security.scope import current_request_user
+
+    user = current_request_user()
     try:
         return user.id if user and user.is_authenticated else None
     except AttributeError:

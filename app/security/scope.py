@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import has_request_context, request
-from flask_login import current_user
 from sqlalchemy import select
 
 from app.domain.access import ADMIN
@@ -68,6 +67,13 @@ def scope_for_user(user) -> Scope:
     return Scope(ids, home_company_id=home, roles=roles)
 
 
+def current_request_user():
+    """The user of this request: session login (screens) or JWT (API)."""
+    from flask import current_app
+
+    return current_app.appbuilder.sm.current_user
+
+
 def current_scope() -> Scope:
     """The scope of this request's user, computed once per request."""
     if not has_request_context():
@@ -76,7 +82,7 @@ def current_scope() -> Scope:
     # outlive a request, e.g. in tests and CLI-driven requests.
     cache = request.environ
     if "pool.scope" not in cache:
-        cache["pool.scope"] = scope_for_user(current_user)
+        cache["pool.scope"] = scope_for_user(current_request_user())
     return cache["pool.scope"]
 
 

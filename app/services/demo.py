@@ -83,7 +83,7 @@ def _user(sm, username, first, last, role):
         return user, 0
     user = sm.user_model(
         username=username, first_name=first, last_name=last, active=True,
-        email=f"{username}@demo.vermittlerpool.invalid",
+        email=f"{username}@demo.vermittlerpool.example",
         password=hash_password(demo_password(username)), roles=[sm.find_role(role)],
     )
     db.session.add(user)

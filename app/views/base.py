@@ -110,7 +110,9 @@ class ScopedRelated(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, dict):
-            value = value.get("id")
+            if set(value) != {"id"}:
+                raise ValidationError(gettext("Give the id of an existing record."))
+            value = value["id"]
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -213,6 +215,9 @@ class PoolModelView(ModelView):
     method_permission_name = VIEW_PERMISSIONS
     base_filters = SCOPED
 
+    def prepare_form(self, form) -> None:
+        """Hook: set per-request choices before the form validates or renders."""
+
     def _save(self, form, item, is_add: bool) -> bool:
         try:
             with db.session.no_autoflush:
@@ -241,6 +246,7 @@ class PoolModelView(ModelView):
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         exclude_cols = self._filters.get_relation_cols()
         form = self.add_form.refresh()
+        self.prepare_form(form)
         if request.method == "POST":
             self._fill_form_exclude_cols(exclude_cols, form)
             if form.validate():
@@ -260,6 +266,7 @@ class PoolModelView(ModelView):
         pk = self.datamodel.get_pk_value(item)
         if request.method == "POST":
             form = self.edit_form.refresh(request.form)
+            self.prepare_form(form)
             self._fill_form_exclude_cols(exclude_cols, form)
             form._id = pk
             if form.validate():
@@ -269,6 +276,7 @@ class PoolModelView(ModelView):
                 item = self.datamodel.get(pk, self._base_filters)
         else:
             form = self.edit_form.refresh(obj=item)
+            self.prepare_form(form)
             self.prefill_form(form, pk)
             self.update_redirect()
         return self._get_edit_widget(form=form, exclude_cols=exclude_cols)

@@ -64,7 +64,7 @@ class CompanyView(PoolModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField(
             _l("Kind"), choices=[(k.value, v) for k, v in KIND_LABELS.items()],
-            coerce=lambda v: CompanyKind(v) if v else None,
+            coerce=lambda v: CompanyKind(v) if v in CompanyKind.__members__ else v,
             validators=[DataRequired()],
         ),
         "parent": lookup_field("Parent company", "company"),
@@ -99,7 +99,7 @@ class StaffView(PoolModelView):
         "role": SelectField(_l("Role"), choices=[], validators=[Optional()]),
     }
 
-    def _role_choices(self, form):
+    def prepare_form(self, form):
         roles = grantable_roles(current_scope().roles)
         form.role.choices = [("", "")] + [(r, _l(r)) for r in roles]
 
@@ -108,15 +108,6 @@ class StaffView(PoolModelView):
         if item is not None and item.user is not None:
             form.username.data = item.user.username
             form.role.data = item.user.roles[0].name if item.user.roles else ""
-        self._role_choices(form)
-
-    def _get_add_widget(self, form, **kwargs):
-        self._role_choices(form)
-        return super()._get_add_widget(form=form, **kwargs)
-
-    def _get_edit_widget(self, form, **kwargs):
-        self._role_choices(form)
-        return super()._get_edit_widget(form=form, **kwargs)
 
     def _apply_login(self, item):
         # populate_obj left the three login fields on the (unmapped) item.

@@ -1,0 +1,87 @@
+"""`flask pool init`, `flask db upgrade` and `flask pool demo-data`."""
+import re
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from app import create_app
+from app.extensions import db
+from app.models.crm import Company, Customer, Staff
+from tests.conftest import make_config
+
+
+def counts(app):
+    sm = app.appbuilder.sm
+    return {m.__name__: db.session.scalar(select(func.count()).select_from(m)) for m in (
+        sm.role_model, sm.permissionview_model, sm.user_model, Company, Staff, Customer)}
+
+
+def test_the_migrations_build_exactly_the_models(app):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert diff == []
+
+
+def test_pool_init_is_idempotent(app):
+    before = counts(app)
+    result = app.test_cli_runner().invoke(args=["pool", "init"])
+    assert result.exit_code == 0, result.output
+    assert counts(app) == before
+
+
+def test_db_upgrade_and_pool_init_build_an_empty_sqlite_database_from_nothing(tmp_path, _schema):
+    fresh = create_app(make_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/new.db"))
+    runner = fresh.test_cli_runner()
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["pool", "init"])
+    assert result.exit_code == 0, result.output
+    with fresh.app_context():
+        roles = {r.name for r in db.session.scalars(select(fresh.appbuilder.sm.role_model))}
+        assert {"Admin", "Pool admin", "Pool staff", "Company admin", "Intermediary",
+                "Customer"} <= roles
+        db.engine.dispose()
+
+
+def test_demo_data_creates_one_login_per_role_once(app, client):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["pool", "demo-data"])
+    assert first.exit_code == 0, first.output
+    after_first = counts(app)
+    second = runner.invoke(args=["pool", "demo-data"])
+    assert second.exit_code == 0
+    assert "nothing changed" in second.output
+    assert counts(app) == after_first
+    assert after_first["Company"] == 6 and after_first["Customer"] == 7
+
+    logins = re.findall(r"^\s+(Admin|Pool admin|Pool staff|Company admin|Intermediary|Customer)"
+                        r"\s+(\S+)\s+(\S+)$", first.output, re.M)
+    assert {role for role, *_ in logins} == {"Admin", "Pool admin", "Pool staff",
+                                             "Company admin", "Intermediary", "Customer"}
+    assert logins == re.findall(r"^\s+(Admin|Pool admin|Pool staff|Company admin|Intermediary"
+                                r"|Customer)\s+(\S+)\s+(\S+)$", second.output, re.M)
+    for role, username, password in logins:
+        resp = client.post("/api/v1/security/login", json={
+            "username": username, "password": password, "provider": "db"})
+        assert resp.status_code == 200, (role, resp.json)
+        user = app.appbuilder.sm.find_user(username=username)
+        assert [r.name for r in user.roles] == [role]
+
+
+def test_the_demo_company_admin_sees_only_its_firm(app, client):
+    app.test_cli_runner().invoke(args=["pool", "demo-data"])
+    from app.services.demo import demo_password
+    resp = client.post("/api/v1/security/login", json={
+        "username": "firmadmin", "password": demo_password("firmadmin"), "provider": "db"})
+    token = {"Authorization": f"Bearer {resp.json['access_token']}"}
+    names = {c["name"] for c in client.get("/api/v1/company/", headers=token).json["result"]}
+    assert names == {"Maklerbüro Schmidt GmbH"}
+    customers = client.get("/api/v1/customer/", headers=token).json["result"]
+    assert {c["company"]["name"] for c in customers} == {"Maklerbüro Schmidt GmbH"}
+    assert len(customers) == 3
+
+
+def test_large_demo_data_is_refused_until_it_exists(app):
+    result = app.test_cli_runner().invoke(args=["pool", "demo-data", "--size", "large"])
+    assert result.exit_code != 0
