@@ -20,6 +20,7 @@ from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext, lazy_gettext
 from marshmallow import ValidationError, fields
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.errors import DomainError
@@ -313,8 +314,23 @@ class PoolModelView(ModelView):
         return super().action_post()
 
 
-def datamodel(model):
-    return SQLAInterface(model)
+class PoolInterface(SQLAInterface):
+    """FAB's interface, loading the named many-to-one relations with the list
+    query (FAB loads them lazily, one query per row and relation)."""
+
+    def __init__(self, obj, session=None, eager=()):
+        super().__init__(obj, session)
+        self.eager = eager
+
+    def apply_all(self, query, *args, **kwargs):
+        query = super().apply_all(query, *args, **kwargs)
+        if self.eager:
+            query = query.options(*(selectinload(getattr(self.obj, rel)) for rel in self.eager))
+        return query
+
+
+def datamodel(model, eager=()):
+    return PoolInterface(model, eager=eager)
 
 
 __all__ = [

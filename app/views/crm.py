@@ -47,7 +47,7 @@ def kind_label(kind):
 
 
 class CompanyView(PoolModelView):
-    datamodel = datamodel(Company)
+    datamodel = datamodel(Company, eager=("parent",))
     class_permission_name = "Company"
     list_title = _l("Companies")
     show_title = _l("Company")
@@ -72,7 +72,7 @@ class CompanyView(PoolModelView):
 
 
 class StaffView(PoolModelView):
-    datamodel = datamodel(Staff)
+    datamodel = datamodel(Staff, eager=("company", "user"))
     class_permission_name = "Staff"
     list_title = _l("Staff")
     show_title = _l("Staff member")
@@ -124,7 +124,7 @@ class StaffView(PoolModelView):
 
 
 class CustomerView(PoolModelView):
-    datamodel = datamodel(Customer)
+    datamodel = datamodel(Customer, eager=("company", "intermediary"))
     class_permission_name = "Customer"
     list_title = _l("Customers")
     show_title = _l("Customer")
