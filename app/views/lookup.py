@@ -87,12 +87,13 @@ class LookupWidget:
         option = ""
         if obj is not None:
             option = f'<option value="{obj.id}" selected>{escape(str(obj))}</option>'
+        placeholder = escape(gettext("Type to search"))
         params = "".join(f"&{k}={escape(v)}" for k, v in field.lookup_params.items())
         return Markup(
             f'<select class="form-control pool-lookup" id="{field.id}" name="{field.name}" '
             f'data-url="{url_for("LookupView.search", name=field.lookup)}" '
             f'data-params="{params}" '
-            f'data-placeholder="{escape(gettext("Type to search"))}" '
+            f'data-placeholder="{placeholder}" '
             f'data-allow-clear="{str(field.allow_blank).lower()}">'
             f'<option value=""></option>{option}</select>'
         )
