@@ -149,6 +149,13 @@ class PoolModelRestApi(ModelRestApi):
         for name in self.optional_on_add:
             self.add_model_schema.fields[name].required = False
 
+    def _get_field_info(self, field, *args, **kwargs):
+        ret = super()._get_field_info(field, *args, **kwargs)
+        # FAB translates a missing description as gettext(""), the catalogue header.
+        description = self.description_columns.get(field.name)
+        ret["description"] = str(description) if description else ""
+        return ret
+
     def _refused(self, exc: Exception):
         db.session.rollback()
         if isinstance(exc, ValidationError):
@@ -210,11 +217,28 @@ def integrity_message(exc: Exception) -> str:
 
 # --- screens -----------------------------------------------------------------
 
+def _blank_none(fmt):
+    def formatter(value):
+        if value is None:
+            return ""
+        return fmt(value) if fmt else value
+    return formatter
+
+
 class PoolModelView(ModelView):
     """A screen with scope, shared permissions and field messages for refused input."""
 
     method_permission_name = VIEW_PERMISSIONS
     base_filters = SCOPED
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Empty values show as nothing, not as "None".
+        formatters = dict(self.formatters_columns)
+        for col in set(self.list_columns) | set(self.show_columns):
+            fmt = formatters.get(col)
+            formatters[col] = _blank_none(fmt)
+        self.formatters_columns = formatters
 
     def prepare_form(self, form) -> None:
         """Hook: set per-request choices before the form validates or renders."""

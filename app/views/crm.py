@@ -4,6 +4,9 @@ from __future__ import annotations
 from flask import g, request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
+from flask_appbuilder.fieldwidgets import (
+    BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget,
+)
 from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Optional
@@ -64,6 +67,7 @@ class CompanyView(PoolModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField(
             _l("Kind"), choices=[(k.value, v) for k, v in KIND_LABELS.items()],
+            widget=Select2Widget(),
             coerce=lambda v: CompanyKind(v) if v in CompanyKind.__members__ else v,
             validators=[DataRequired()],
         ),
@@ -87,16 +91,21 @@ class StaffView(PoolModelView):
     search_columns = ["last_name", "first_name", "email"]
     order_columns = ["last_name", "first_name", "email"]
     base_order = ("last_name", "asc")
-    description_columns = {
-        "password": _l("At least 12 characters. Leave empty to keep the current password."),
-        "username": _l("Fill in to give this person a login to the intranet."),
-    }
     add_form_extra_fields = edit_form_extra_fields = {
-        "company": lookup_field("Company", "company", required=True),
-        "email": StringField(_l("E-mail"), validators=[Optional(), Email()]),
-        "username": StringField(_l("Login name"), validators=[Optional()]),
-        "password": PasswordField(_l("Password"), validators=[Optional()]),
-        "role": SelectField(_l("Role"), choices=[], validators=[Optional()]),
+        "company": lookup_field("Company", "company"),
+        "email": StringField(_l("E-mail"), validators=[Optional(), Email()],
+                             widget=BS3TextFieldWidget()),
+        "username": StringField(_l("Login name"), validators=[Optional()],
+                                widget=BS3TextFieldWidget(),
+                                description=_l("Fill in to give this person a login to the "
+                                               "intranet.")),
+        "password": PasswordField(_l("Password"), validators=[Optional()],
+                                  description=_l("At least 12 characters. Leave empty to keep "
+                                                 "the current password."),
+                                  widget=BS3PasswordFieldWidget(),
+                                  render_kw={"autocomplete": "new-password"}),
+        "role": SelectField(_l("Role"), choices=[], validators=[Optional()],
+                            widget=Select2Widget()),
     }
 
     def prepare_form(self, form):
@@ -144,7 +153,8 @@ class CustomerView(PoolModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "company": lookup_field("Company", "company"),
         "intermediary": lookup_field("Advisor", "intermediary", status="ACTIVE"),
-        "email": StringField(_l("E-mail"), validators=[Optional(), Email()]),
+        "email": StringField(_l("E-mail"), validators=[Optional(), Email()],
+                             widget=BS3TextFieldWidget()),
     }
 
     def pre_add(self, item):

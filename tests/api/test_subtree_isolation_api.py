@@ -129,3 +129,27 @@ def test_a_staff_login_outside_the_subtree_cannot_be_set(client, world, auth):
     assert resp.status_code == 404
     db.session.expire_all()
     assert db.session.get(Staff, world.staff_b.id).user.username == "staff_b"
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_the_info_endpoint_offers_no_foreign_related_rows(client, world, auth, resource):
+    resp = client.get(f"/api/v1/{resource}/_info", headers=auth)
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    for foreign in ("Firma B", "Kunde B", "Vermittler B", "Pool AG"):
+        assert foreign not in text
+
+
+@pytest.mark.parametrize("resource, column", [("customer", "company"), ("customer", "intermediary"),
+                                              ("company", "parent"), ("staff", "company")])
+def test_the_related_endpoint_offers_no_foreign_rows(client, world, auth, resource, column):
+    resp = client.get(f"/api/v1/{resource}/related/{column}", headers=auth)
+    assert resp.status_code in (200, 404)
+    text = resp.get_data(as_text=True)
+    for foreign in ("Firma B", "Vermittler B", "Pool AG"):
+        assert foreign not in text
+
+
+def test_field_descriptions_are_not_the_catalogue_header(client, world, auth):
+    info = client.get("/api/v1/customer/_info", headers=auth).json
+    assert all("Project-Id-Version" not in f["description"] for f in info["add_columns"])
