@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test bench extract-messages
+.PHONY: install translations run test lint bench extract-messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ run: translations
 
 test: translations
 	$(PY) -m pytest -q || [ $$? -eq 5 ]
+
+lint: install
+	$(VENV)/bin/ruff check --select F,E9,B app tests bench config.py run.py
 
 bench: translations
 	$(PY) bench/bench_crm_pages.py

@@ -23,6 +23,13 @@ def init_config(app: Flask, config: Any) -> None:
     from config import Config
 
     app.config.from_object(config or Config)
+    from config import COMMISSION_MODELS
+
+    if app.config["POOL_COMMISSION_MODEL"] not in COMMISSION_MODELS:
+        raise ValueError(
+            f"POOL_COMMISSION_MODEL must be one of {', '.join(COMMISSION_MODELS)}, "
+            f"not {app.config['POOL_COMMISSION_MODEL']!r}"
+        )
     validator = app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR")
     if isinstance(validator, str):
         from werkzeug.utils import import_string

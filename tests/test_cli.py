@@ -85,3 +85,15 @@ def test_the_demo_company_admin_sees_only_its_firm(app, client):
 def test_large_demo_data_is_refused_until_it_exists(app):
     result = app.test_cli_runner().invoke(args=["pool", "demo-data", "--size", "large"])
     assert result.exit_code != 0
+
+
+def test_create_app_touches_no_database(tmp_path):
+    target = tmp_path / "untouched.db"
+    create_app(make_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{target}"))
+    assert not target.exists()
+
+
+def test_an_unknown_commission_model_is_refused_at_start():
+    import pytest
+    with pytest.raises(ValueError, match="POOL_COMMISSION_MODEL"):
+        create_app(make_config(POOL_COMMISSION_MODEL="percent"))

@@ -11,4 +11,4 @@ def password_validator(password: str) -> None:
     try:
         check_password(password)
     except PasswordPolicyError as exc:
-        raise PasswordComplexityValidationError(gettext(exc.message, **exc.params))
+        raise PasswordComplexityValidationError(gettext(exc.message, **exc.params)) from None

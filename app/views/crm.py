@@ -1,7 +1,7 @@
 """Screens and REST resources of the core CRM: companies, staff, customers."""
 from __future__ import annotations
 
-from flask import g, request
+from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.fieldwidgets import (
