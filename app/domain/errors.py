@@ -47,3 +47,37 @@ class PasswordPolicyError(DomainError):
 
 class RoleNotGrantableError(DomainError):
     message = N_("You may not grant this role.")
+
+
+class InvalidValueError(DomainError):
+    message = N_("Invalid value.")
+
+
+class StatusChangeError(DomainError):
+    message = N_("This status change is not allowed.")
+
+
+class AssignmentError(DomainError):
+    message = N_("Only an intermediary with status ACTIVE can be newly assigned.")
+
+
+class GroupError(DomainError):
+    message = N_("The group of an intermediary must be an intermediary with status GROUP; "
+                 "a group has no group.")
+
+
+class AmbiguousRateError(DomainError):
+    message = N_("Another rate row of this intermediary has the same criteria and an "
+                 "overlapping term range: the two rows would match the same contract.")
+
+
+class HierarchyCycleError(DomainError):
+    message = N_("This supervisor would close a cycle in the sales hierarchy.")
+
+
+class DuplicateLevelDateError(DomainError):
+    message = N_("This intermediary already has a hierarchy entry on this date.")
+
+
+class CombinationSharesError(DomainError):
+    message = N_("The shares of a combination must sum to exactly 100 %.")

@@ -1,3 +1,10 @@
 """All models, imported here so that the metadata is complete for Alembic."""
 from app.models.crm import Company, CompanyKind, Customer, Staff  # noqa: F401
-from app.models.intermediaries import Intermediary, IntermediaryStatus  # noqa: F401
+from app.models.intermediaries import (  # noqa: F401
+    Combination, CombinationMember, Intermediary, IntermediaryLevel, IntermediaryRate,
+    IntermediaryStatus,
+)
+from app.models.products import (  # noqa: F401
+    CareerLevel, CommissionModel, LiabilityMethod, LiabilityModel, LineOfBusiness, Product,
+    ProductRate,
+)

@@ -49,6 +49,9 @@ class Company(AuditMixin, AddressMixin, Model):
     parent = relationship("Company", remote_side=[id], backref="children")
     # An insurer's number in GDV data (VU-Nummer).
     vu_number = Column(String(5), unique=True)
+    #: An insurer's default cancellation liability model.
+    liability_model_id = Column(Integer, ForeignKey("liability_model.id"))
+    liability_model = relationship("LiabilityModel")
 
     __table_args__ = (CheckConstraint("parent_id IS NULL OR parent_id <> id",
                                       name="ck_company_not_own_parent"),)

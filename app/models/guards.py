@@ -4,11 +4,17 @@ FAB screens, FAB actions, the REST API, services and imports all write
 through the same SQLAlchemy session, so a rule checked here cannot be
 bypassed by any of them. A violation raises a DomainError naming the field;
 the web layer turns it into a form message or a 422 and rolls back.
+
+Per row: required texts, the model's own `validate_row(session, is_new)`
+(which calls app/domain), and the caller's company scope: a row with
+`__scope_column__` belongs to that company; one with `__scope_parent__`
+belongs to its parent's company.
 """
 from __future__ import annotations
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import MANYTOONE
 
 from app.domain.companies import check_parent
 from app.domain.errors import OutOfScopeError, RequiredFieldError
@@ -24,34 +30,102 @@ def install_guards() -> None:
 
 
 def _changed(obj, attr: str) -> bool:
-    hist = inspect(obj).attrs[attr].history
-    return hist.has_changes()
+    return inspect(obj).attrs[attr].history.has_changes()
+
+
+def _sync_fks(obj) -> None:
+    """When only a many-to-one relationship was set, copy its id into the FK
+    column, so that the checks see the value that will be written."""
+    for rel in inspect(type(obj)).relationships:
+        if rel.direction is not MANYTOONE or rel.viewonly or len(rel.local_columns) != 1:
+            continue
+        if not _changed(obj, rel.key):
+            continue
+        (column,) = rel.local_columns
+        attr = inspect(type(obj)).get_property_by_column(column).key
+        target = getattr(obj, rel.key)
+        if target is None:
+            setattr(obj, attr, None)
+        elif target.id is not None:
+            setattr(obj, attr, target.id)
+
+
+_REQUIRED = {
+    "Company": ("name", "kind"),
+    "Staff": ("first_name", "last_name", "company_id"),
+    "Customer": ("name", "company_id"),
+    "Intermediary": ("name", "status", "company_id"),
+    "IntermediaryRate": ("intermediary_id",),
+    "IntermediaryLevel": ("intermediary_id", "valid_from"),
+    "LineOfBusiness": ("code", "name"),
+    "LiabilityModel": ("name", "months", "method"),
+    "CareerLevel": ("rank", "name"),
+    "Product": ("insurer_id", "line_of_business_id", "key", "name"),
+    "ProductRate": ("career_level_id",),
+    "Combination": ("name",),
+    "CombinationMember": ("intermediary_id",),
+}
+
+
+def _required(obj) -> None:
+    for field in _REQUIRED.get(type(obj).__name__, ()):
+        value = getattr(obj, field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise RequiredFieldError(field.removesuffix("_id"))
+
+
+def company_of(session, obj):
+    """The company a scoped row belongs to, or None for unscoped master data."""
+    if getattr(obj, "__scope_column__", None) == "company_id":
+        return obj.company_id
+    parent_rel = getattr(obj, "__scope_parent__", None)
+    if parent_rel:
+        parent = getattr(obj, parent_rel)
+        if parent is None:
+            rel = inspect(type(obj)).relationships[parent_rel]
+            (column,) = rel.local_columns
+            parent_id = getattr(obj, column.key)
+            with session.no_autoflush:
+                parent = session.get(rel.mapper.class_, parent_id) if parent_id else None
+        return parent.company_id if parent is not None else None
+    return None
+
+
+def _scoped(obj) -> bool:
+    return getattr(obj, "__scope_column__", None) == "company_id" or bool(
+        getattr(obj, "__scope_parent__", None))
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
-    from app.models.crm import Company, Customer, Staff
-    from app.models.intermediaries import Intermediary
+    from app.models.crm import Company, Staff
+    from app.models.intermediaries import Combination, CombinationMember
     from app.security.scope import current_scope
 
     scope = current_scope()
-    scoped = (Company, Staff, Customer, Intermediary)
+    combinations = set()
 
     for obj in list(session.new) + list(session.dirty):
-        if not isinstance(obj, scoped):
+        if not session.is_modified(obj) and obj not in session.new:
             continue
         is_new = obj in session.new
-        _required_text(obj)
+        _sync_fks(obj)
+        _required(obj)
         if isinstance(obj, Company):
             _guard_company(session, obj, is_new, scope)
-        else:
-            _sync_fk(obj, "company")
-            if not scope.allows(obj.company_id):
-                # Reveal nothing about objects outside the scope.
-                raise OutOfScopeError("company")
-            if not is_new and _changed(obj, "company_id"):
+        elif _scoped(obj):
+            field = "company" if hasattr(obj, "company_id") else obj.__scope_parent__
+            if not scope.allows(company_of(session, obj)):
+                raise OutOfScopeError(field)  # reveals nothing about the foreign row
+            if not is_new and hasattr(obj, "company_id") and _changed(obj, "company_id"):
                 old = inspect(obj).attrs.company_id.history.deleted
                 if old and not scope.allows(old[0]):
                     raise OutOfScopeError("company")
+        if hasattr(obj, "validate_row"):
+            obj.validate_row(session, is_new)
+        if isinstance(obj, Combination):
+            combinations.add(obj)
+        elif isinstance(obj, CombinationMember) and obj.combination is not None:
+            combinations.add(obj.combination)
 
     for obj in session.deleted:
         if isinstance(obj, Staff) and obj.user is not None:
@@ -63,43 +137,20 @@ def _before_flush(session: Session, flush_context, instances) -> None:
                 obj.id == scope.home_company_id or not scope.allows(obj.id)
             ):
                 raise OutOfScopeError("company")
-        elif isinstance(obj, scoped) and not scope.allows(obj.company_id):
+        elif _scoped(obj) and not scope.allows(company_of(session, obj)):
             raise OutOfScopeError("company")
+        if isinstance(obj, CombinationMember) and obj.combination is not None \
+                and obj.combination not in session.deleted:
+            combinations.add(obj.combination)
 
-
-def _sync_fk(obj, rel: str) -> None:
-    """When only the relationship was set, copy its id into the FK column so
-    that the checks below see the value that will be written."""
-    if not _changed(obj, rel):
-        return
-    target = getattr(obj, rel)
-    if target is None:
-        setattr(obj, f"{rel}_id", None)
-    elif target.id is not None:
-        setattr(obj, f"{rel}_id", target.id)
-
-
-_REQUIRED = {
-    "Company": ("name", "kind"),
-    "Staff": ("first_name", "last_name", "company_id"),
-    "Customer": ("name", "company_id"),
-    "Intermediary": ("name", "company_id"),
-}
-
-
-def _required_text(obj) -> None:
-    if hasattr(obj, "company"):
-        _sync_fk(obj, "company")
-    for field in _REQUIRED.get(type(obj).__name__, ()):
-        value = getattr(obj, field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise RequiredFieldError(field.removesuffix("_id"))
+    for combination in combinations:
+        if combination not in session.deleted:
+            combination.validate_members(session)
 
 
 def _guard_company(session: Session, company, is_new: bool, scope) -> None:
     from app.models.crm import Company
 
-    _sync_fk(company, "parent")
     if not scope.unrestricted:
         if is_new:
             # A scoped user creates companies only below its own subtree.
