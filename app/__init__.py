@@ -15,6 +15,7 @@ def create_app(config: Any = None) -> Flask:
     init_config(app, config)
     init_extensions(app)
     init_appbuilder(app)
+    register_template_filters(app)
     register_cli(app)
     return app
 
@@ -75,6 +76,12 @@ def limit_api_login(app: Flask, appbuilder) -> None:
         appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(
             app.blueprints["SecurityApi"]
         )
+
+
+def register_template_filters(app: Flask) -> None:
+    from app.views.fields import format_number
+
+    app.add_template_filter(format_number, "pool_number")
 
 
 def register_cli(app: Flask) -> None:

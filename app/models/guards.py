@@ -67,6 +67,17 @@ _REQUIRED = {
 }
 
 
+def _apply_defaults(obj) -> None:
+    """Fill scalar column defaults of a new row now, so the rules see them
+    (SQLAlchemy applies them only in the INSERT)."""
+    mapper = inspect(type(obj))
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        default = column.default
+        if default is not None and default.is_scalar and getattr(obj, prop.key) is None:
+            setattr(obj, prop.key, default.arg)
+
+
 def _required(obj) -> None:
     for field in _REQUIRED.get(type(obj).__name__, ()):
         value = getattr(obj, field)
@@ -108,6 +119,8 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if not session.is_modified(obj) and obj not in session.new:
             continue
         is_new = obj in session.new
+        if is_new:
+            _apply_defaults(obj)
         _sync_fks(obj)
         _required(obj)
         if isinstance(obj, Company):

@@ -18,18 +18,31 @@ R, RW = "r", "rw"
 
 #: resource -> access, per role. Admin holds every permission (FAB's admin role).
 ROLE_RESOURCES: dict[str, dict[str, str]] = {
-    POOL_ADMIN: {"Company": RW, "Staff": RW, "Customer": R, "Intermediary": R},
-    POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": R},
-    COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R},
-    INTERMEDIARY: {},
+    POOL_ADMIN: {"Company": RW, "Staff": RW, "Customer": R, "Intermediary": R,
+                 "Hierarchy": R, "Catalogue": R},
+    POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": RW,
+                 "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
+                 "MasterData": RW, "Hierarchy": R, "Catalogue": R},
+    COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,
+                    "Hierarchy": R, "Catalogue": R},
+    INTERMEDIARY: {"Catalogue": R},
     CUSTOMER: {},
 }
 
-#: menu item -> the resource whose read permission shows it.
+#: menu item -> (category, the resource whose read permission shows it).
 MENU_ITEMS = {
     "Companies": ("Administration", "Company"),
     "Staff": ("Administration", "Staff"),
     "Customers": ("CRM", "Customer"),
+    "Intermediaries": ("Own", "Intermediary"),
+    "Combinations": ("Own", "Combination"),
+    "Products": ("Products", "Product"),
+    "Product catalogue": ("Products", "Catalogue"),
+    "Product rates": ("Products", "Product"),
+    "Lines of business": ("Products", "MasterData"),
+    "Liability models": ("Products", "MasterData"),
+    "Career levels": ("Products", "MasterData"),
+    "Org chart": ("Organisation", "Hierarchy"),
 }
 
 #: every logged-in user may see its profile, change its password, search lookups.
@@ -53,16 +66,13 @@ def declared_permissions(role: str) -> list[tuple[str, str]]:
         perms.append(("can_read", resource))
         if "w" in access:
             perms.append(("can_write", resource))
-    if role in INTRANET_ROLES:
-        perms.extend(COMMON)
-        categories = set()
-        for item, (category, resource) in MENU_ITEMS.items():
-            if resource in resources:
-                perms.append(("menu_access", item))
-                categories.add(category)
-        perms.extend(("menu_access", c) for c in sorted(categories))
-    elif role in (INTERMEDIARY, CUSTOMER):
-        perms.extend(COMMON[:4])
+    perms.extend(COMMON if role in INTRANET_ROLES else COMMON[:4])
+    categories = set()
+    for item, (category, resource) in MENU_ITEMS.items():
+        if resource in resources:
+            perms.append(("menu_access", item))
+            categories.add(category)
+    perms.extend(("menu_access", c) for c in sorted(categories))
     return perms
 
 

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 from datetime import date
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,7 +20,13 @@ from app.domain.access import (
 )
 from app.extensions import db
 from app.models.crm import Company, CompanyKind, Customer, Staff
-from app.models.intermediaries import Intermediary, IntermediaryStatus
+from app.models.intermediaries import (
+    Combination, CombinationMember, Intermediary, IntermediaryLevel, IntermediaryRate,
+    IntermediaryStatus,
+)
+from app.models.products import (
+    CareerLevel, LiabilityMethod, LiabilityModel, LineOfBusiness, Product, ProductRate,
+)
 from app.services.crm import hash_password
 
 POOL = "Muster Maklerpool GmbH"
@@ -48,6 +55,7 @@ EXTRANET_LOGINS = [
 ]
 
 INTERMEDIARIES = [
+    ("Gruppe Standardcourtage", POOL, IntermediaryStatus.GROUP),
     ("Max Mustermann", FIRM_A, IntermediaryStatus.ACTIVE),
     ("Julia Weber", FIRM_A, IntermediaryStatus.ACTIVE),
     ("Thomas Becker", FIRM_B, IntermediaryStatus.ACTIVE),
@@ -137,6 +145,8 @@ def create_demo_data() -> int:
             db.session.add(customer)
             created += 1
 
+    created += _master_data(companies, advisors)
+
     users = {}
     for role, username, first, last in EXTRANET_LOGINS:
         users[role], n = _user(sm, username, first, last, role)
@@ -148,4 +158,114 @@ def create_demo_data() -> int:
     if erika is not None and erika.user is None:
         erika.user = users[CUSTOMER]
     db.session.commit()
+    return created
+
+
+LIABILITY_MODELS = [
+    ("60 Monate ratierlich", 60, LiabilityMethod.PRO_RATA, None, None),
+    ("24 Monate voll", 24, LiabilityMethod.FULL, None, None),
+    ("36 Monate gestaffelt", 36, LiabilityMethod.STAGED, None,
+     [{"months": 12, "percent": "100"}, {"months": 24, "percent": "50"},
+      {"months": 36, "percent": "25"}]),
+    ("60 Monate kombiniert (12 voll)", 60, LiabilityMethod.COMBINED, 12, None),
+]
+LEVELS = [(1, "Berater", "20"), (2, "Geschäftsstellenleiter", "26"), (3, "Direktor", "30")]
+# (insurer, line, key, name, pool AP %, pool FP %, units per 1,000 €, description)
+PRODUCTS = [
+    ("Alpha Lebensversicherung AG", "010", "AR-100", "Alpha Rente Plus", "4", "1", "2.5",
+     "Private Rentenversicherung mit Beitragsgarantie und flexibler Auszahlung."),
+    ("Alpha Lebensversicherung AG", "010", "AL-200", "Alpha Risikoleben", "5", "0", "2",
+     "Risikolebensversicherung für Familien und Baufinanzierungen."),
+    ("Beta Sachversicherung AG", "040", "PH-1", "Beta Privathaftpflicht", "20", "20", "0",
+     "Privathaftpflicht mit Deckung bis 50 Mio. €, Forderungsausfall inklusive."),
+    ("Beta Sachversicherung AG", "130", "HR-1", "Beta Hausrat Komfort", "18", "18", "0",
+     "Hausratversicherung mit Elementarschutz und Fahrraddiebstahl."),
+    ("Beta Sachversicherung AG", "050", "KFZ-1", "Beta Kfz Classic", "6", "6", "0",
+     "Kfz-Haftpflicht, Teil- und Vollkasko."),
+]
+# Worked example 2: AP % by level on line 010.
+LINE_RATES = {"010": [(1, "40", "0", "1"), (2, "55", "0", "1.5"), (3, "70", "0", "2")]}
+
+
+def _master_data(companies, advisors) -> int:
+    created = 0
+    models = {}
+    for name, months, method, full, stages in LIABILITY_MODELS:
+        model = db.session.execute(select(LiabilityModel).where(LiabilityModel.name == name)).scalar()
+        if model is None:
+            model = LiabilityModel(name=name, months=months, method=method, full_months=full,
+                                   stages=stages)
+            db.session.add(model)
+            created += 1
+        models[name] = model
+    alpha = companies["Alpha Lebensversicherung AG"]
+    if alpha.liability_model is None:
+        alpha.liability_model = models["60 Monate ratierlich"]
+    levels = {}
+    for rank, name, value in LEVELS:
+        level = db.session.execute(select(CareerLevel).where(CareerLevel.rank == rank)).scalar()
+        if level is None:
+            level = CareerLevel(rank=rank, name=name, value_per_unit=Decimal(value))
+            db.session.add(level)
+            created += 1
+        levels[rank] = level
+    lines = {line.code: line for line in db.session.execute(select(LineOfBusiness)).scalars()}
+    for insurer, code, key, name, ap, fp, units, text in PRODUCTS:
+        found = db.session.execute(select(Product).where(
+            Product.key == key, Product.insurer == companies[insurer])).scalar() \
+            if companies[insurer].id else None
+        if found is None:
+            db.session.add(Product(insurer=companies[insurer], line_of_business=lines[code],
+                                   key=key, name=name, description=text, active=True,
+                                   pool_ap_rate=Decimal(ap), pool_fp_rate=Decimal(fp),
+                                   units_per_1000=Decimal(units)))
+            created += 1
+    db.session.flush()
+    for code, rows in LINE_RATES.items():
+        for rank, ap, ap_zv, fp in rows:
+            exists = db.session.execute(select(ProductRate).where(
+                ProductRate.line_of_business_id == lines[code].id,
+                ProductRate.career_level_id == levels[rank].id)).first()
+            if not exists:
+                db.session.add(ProductRate(line_of_business=lines[code], career_level=levels[rank],
+                                           ap_rate=Decimal(ap), ap_zv_rate=Decimal(ap_zv),
+                                           fp_rate=Decimal(fp)))
+                created += 1
+    group = advisors["Gruppe Standardcourtage"]
+    max_, julia, thomas = (advisors["Max Mustermann"], advisors["Julia Weber"],
+                           advisors["Thomas Becker"])
+    for person in (max_, julia):
+        if person.group is None:
+            person.group = group
+    # Worked example 1: Max has AP 80 % on Alpha life; the group FP 70 % on line 040.
+    rate_rows = [
+        (max_, dict(insurer=alpha, line_of_business=lines["010"], ap_rate=Decimal(80),
+                    liability_from_insurer=True)),
+        (group, dict(line_of_business=lines["040"], fp_rate=Decimal(70), ap_rate=Decimal(70))),
+        (julia, dict(line_of_business=lines["010"], ap_rate=Decimal(75),
+                     liability_model=models["60 Monate ratierlich"])),
+    ]
+    for person, values in rate_rows:
+        if not person.rates:
+            db.session.add(IntermediaryRate(intermediary=person, **values))
+            created += 1
+    db.session.flush()
+    # Worked examples 2 and 3: Max (1) -> Julia (2) -> Thomas (3); from 2026-11-01
+    # Max has level 2 and reports to Thomas directly.
+    entries = [(thomas, date(2026, 1, 1), 3, None), (julia, date(2026, 1, 1), 2, thomas),
+               (max_, date(2026, 1, 1), 1, julia), (max_, date(2026, 11, 1), 2, thomas)]
+    for person, day, rank, sup in entries:
+        exists = db.session.execute(select(IntermediaryLevel).where(
+            IntermediaryLevel.intermediary_id == person.id,
+            IntermediaryLevel.valid_from == day)).first()
+        if not exists:
+            db.session.add(IntermediaryLevel(intermediary=person, valid_from=day,
+                                             career_level=levels[rank], supervisor=sup))
+            db.session.flush()
+            created += 1
+    if db.session.execute(select(Combination).where(Combination.name == "Team Essen")).first() is None:
+        db.session.add(Combination(name="Team Essen", members=[
+            CombinationMember(intermediary=max_, share=Decimal(60)),
+            CombinationMember(intermediary=julia, share=Decimal(40))]))
+        created += 1
     return created

@@ -2,8 +2,10 @@
 
 
 def register_views(appbuilder) -> None:
-    from app.views import crm
+    from app.views import crm, intermediaries, products
     from app.views.lookup import LookupView
 
     appbuilder.add_view_no_menu(LookupView)
     crm.register(appbuilder)
+    intermediaries.register(appbuilder)
+    products.register(appbuilder)

@@ -19,13 +19,14 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext, lazy_gettext
 from marshmallow import ValidationError, fields
-from sqlalchemy import select
+from sqlalchemy import Numeric, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.security.scope import scope_filter
+from app.views.fields import DecimalString, GermanDecimalField, format_number
 
 VIEW_PERMISSIONS = {
     "list": "read", "show": "read", "download": "read",
@@ -125,6 +126,19 @@ class ScopedRelated(fields.Field):
 
 
 class ScopedSchemaConverter(Model2SchemaConverter):
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        if not datamodel.is_relation(column.name) and column.name in datamodel.list_columns:
+            col = datamodel.list_columns[column.name]
+            if isinstance(col.type, Numeric):
+                required = not col.nullable and col.default is None and col.server_default is None
+                return DecimalString(places=col.type.scale or 0, required=required,
+                                     allow_none=col.nullable)
+        field = super()._column2field(datamodel, column, nested, parent_schema_name)
+        col = datamodel.list_columns.get(column.name)
+        if col is not None and (col.default is not None or col.server_default is not None):
+            field.required = False  # interfaces.md: the rest have sensible defaults
+        return field
+
     def _column2relation(self, datamodel, column, nested=False, parent_schema_name=None):
         if not nested and datamodel.is_relation_many_to_one(column.name):
             model = datamodel.get_related_model(column.name)
@@ -217,6 +231,21 @@ def integrity_message(exc: Exception) -> str:
 
 # --- screens -----------------------------------------------------------------
 
+def _default_formatter(datamodel, col):
+    column = datamodel.list_columns.get(col)
+    if column is None:
+        return None
+    if isinstance(column.type, Numeric):
+        places = column.type.scale or 0
+        return lambda v: format_number(v, places)
+    if datamodel.is_boolean(col):
+        return lambda v: gettext("yes") if v else gettext("no")
+    if datamodel.is_date(col):
+        from flask_babel import format_date
+        return lambda v: format_date(v, "medium")
+    return None
+
+
 def _blank_none(fmt):
     def formatter(value):
         if value is None:
@@ -233,12 +262,27 @@ class PoolModelView(ModelView):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        # Empty values show as nothing, not as "None".
+        # Empty values show as nothing, not as "None"; numbers, dates and
+        # yes/no the German way.
         formatters = dict(self.formatters_columns)
         for col in set(self.list_columns) | set(self.show_columns):
-            fmt = formatters.get(col)
+            fmt = formatters.get(col) or _default_formatter(self.datamodel, col)
             formatters[col] = _blank_none(fmt)
         self.formatters_columns = formatters
+
+    def _init_forms(self):
+        # Numeric columns get a field that reads and writes German numbers.
+        for attr, columns in (("add_form_extra_fields", self.add_columns),
+                              ("edit_form_extra_fields", self.edit_columns)):
+            extra = dict(getattr(self, attr) or {})
+            for col in columns or ():
+                column = self.datamodel.list_columns.get(col)
+                if col not in extra and column is not None and isinstance(column.type, Numeric):
+                    extra[col] = GermanDecimalField(
+                        self.label_columns.get(col, col), places=column.type.scale or 0,
+                        description=self.description_columns.get(col, ""))
+            setattr(self, attr, extra)
+        super()._init_forms()
 
     def prepare_form(self, form) -> None:
         """Hook: set per-request choices before the form validates or renders."""

@@ -31,6 +31,7 @@ KIND_LABELS = {
 LABELS = {
     "name": _l("Name"), "kind": _l("Kind"), "parent": _l("Parent company"),
     "parent.name": _l("Parent company"), "vu_number": _l("Insurer number (VU-Nr.)"),
+    "liability_model": _l("Default liability model"),
     "street": _l("Street"), "postcode": _l("Postcode"), "city": _l("City"),
     "country": _l("Country"), "email": _l("E-mail"), "phone": _l("Phone"),
     "company": _l("Company"), "company.name": _l("Company"),
@@ -58,8 +59,9 @@ class CompanyView(PoolModelView):
     edit_title = _l("Edit company")
     label_columns = LABELS
     list_columns = ["name", "kind", "parent.name", "city"]
-    show_columns = ["name", "kind", "parent", "vu_number"] + ADDRESS + AUDIT
-    add_columns = edit_columns = ["name", "kind", "parent", "vu_number"] + ADDRESS
+    show_columns = ["name", "kind", "parent", "vu_number", "liability_model"] + ADDRESS + AUDIT
+    add_columns = edit_columns = ["name", "kind", "parent", "vu_number",
+                                  "liability_model"] + ADDRESS
     search_columns = ["name", "kind", "city", "vu_number"]
     order_columns = ["name", "kind", "city"]
     formatters_columns = {"kind": kind_label}
@@ -169,8 +171,10 @@ class CompanyApi(PoolModelRestApi):
     datamodel = datamodel(Company)
     class_permission_name = "Company"
     list_columns = ["id", "name", "kind", "parent.id", "parent.name", "vu_number", "city"]
-    show_columns = ["id", "name", "kind", "parent.id", "parent.name", "vu_number"] + ADDRESS
-    add_columns = edit_columns = ["name", "kind", "parent", "vu_number"] + ADDRESS
+    show_columns = ["id", "name", "kind", "parent.id", "parent.name", "vu_number",
+                    "liability_model.id"] + ADDRESS
+    add_columns = edit_columns = ["name", "kind", "parent", "vu_number",
+                                  "liability_model"] + ADDRESS
     order_columns = ["id", "name", "kind"]
     search_columns = ["name", "kind", "vu_number", "parent"]
     optional_on_add = ("parent",)
