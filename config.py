@@ -85,6 +85,10 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
 
+    # Static assets (FAB's and ours) may be cached for an hour instead of being
+    # revalidated on every page (about 20 requests a page).
+    SEND_FILE_MAX_AGE_DEFAULT = int(os.environ.get("POOL_STATIC_MAX_AGE", "3600"))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)

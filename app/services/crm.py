@@ -31,9 +31,10 @@ def default_company() -> Company | None:
     """The company a new customer, staff or intermediary belongs to when none
     is given: the caller's own company, else the pool."""
     scope = current_scope()
-    if scope.home_company_id is not None:
-        return db.session.get(Company, scope.home_company_id)
-    return pool_company()
+    with db.session.no_autoflush:  # the new row is still half built
+        if scope.home_company_id is not None:
+            return db.session.get(Company, scope.home_company_id)
+        return pool_company()
 
 
 def hash_password(password: str) -> str:

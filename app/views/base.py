@@ -16,10 +16,13 @@ from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.urltools import get_filter_args
+from flask_appbuilder.urltools import (
+    get_filter_args, get_order_args, get_page_args, get_page_size_args,
+)
 from flask_babel import gettext, lazy_gettext
 from marshmallow import ValidationError, fields
-from sqlalchemy import Numeric, select
+from sqlalchemy import Boolean, Numeric, select
+from wtforms import BooleanField
 from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
@@ -277,10 +280,17 @@ class PoolModelView(ModelView):
             extra = dict(getattr(self, attr) or {})
             for col in columns or ():
                 column = self.datamodel.list_columns.get(col)
-                if col not in extra and column is not None and isinstance(column.type, Numeric):
-                    extra[col] = GermanDecimalField(
-                        self.label_columns.get(col, col), places=column.type.scale or 0,
-                        description=self.description_columns.get(col, ""))
+                if col in extra or column is None:
+                    continue
+                label = self.label_columns.get(col, col)
+                description = self.description_columns.get(col, "")
+                if isinstance(column.type, Numeric):
+                    extra[col] = GermanDecimalField(label, places=column.type.scale or 0,
+                                                    description=description)
+                elif isinstance(column.type, Boolean):
+                    # FAB marks NOT NULL booleans required: an unticked box would fail.
+                    default = column.default.arg if column.default is not None else False
+                    extra[col] = BooleanField(label, default=default, description=description)
             setattr(self, attr, extra)
         super()._init_forms()
 
@@ -297,7 +307,9 @@ class PoolModelView(ModelView):
             db.session.rollback()
             field = form._fields.get(exc.field or "")
             if field is not None:
-                field.errors = list(field.errors) + [error_text(exc)]
+                # FAB's form template passes field errors through gettext again,
+                # which %-formats them: a literal "%" must be doubled.
+                field.errors = list(field.errors) + [error_text(exc).replace("%", "%%")]
             else:
                 flash(error_text(exc), "danger")
             return False
@@ -327,6 +339,9 @@ class PoolModelView(ModelView):
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
     def _edit(self, pk):
+        pages = get_page_args()
+        page_sizes = get_page_size_args()
+        orders = get_order_args()
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         exclude_cols = self._filters.get_relation_cols()
         item = self.datamodel.get(pk, self._base_filters)
@@ -348,7 +363,10 @@ class PoolModelView(ModelView):
             self.prepare_form(form)
             self.prefill_form(form, pk)
             self.update_redirect()
-        return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
+            item, filters={}, orders=orders, pages=pages, page_sizes=page_sizes,
+            widgets=widgets)
 
     def _delete(self, pk):
         item = self.datamodel.get(pk, self._base_filters)

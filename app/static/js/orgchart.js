@@ -497,6 +497,7 @@
         this.renderLegend();
 
         if (this.n === 0) {
+            this.summary.textContent = "";   // "0 intermediaries" would only repeat the message
             this.showMessage("empty", this.t.empty);
             this.updateControls();
             return;
@@ -565,7 +566,9 @@
         toggle.setAttribute("aria-expanded", "false");
         toggle.appendChild(el("span", "oc-chevron")).setAttribute("aria-hidden", "true");
         var body = card.appendChild(el("div", "oc-body"));
-        body.appendChild(el("span", "oc-name"));
+        // Names are German data whatever the UI language; lang lets the
+        // browser hyphenate long ones correctly instead of breaking anywhere.
+        body.appendChild(el("span", "oc-name")).setAttribute("lang", "de");
         body.appendChild(el("span", "oc-meta"));
         this.protoBranch = li;
 
