@@ -56,7 +56,7 @@ def build(n: int, depth: int) -> None:
     ids = [r[0] for r in db.session.execute(text("SELECT id FROM intermediary ORDER BY id"))]
     # Breadth first: 5 roots at the top level, each level below branches out
     # until n people are placed, at most `depth` levels deep.
-    placed, entries, frontier, k = 0, [], [], 0
+    entries, frontier, k = [], [], 0
     for _ in range(5):
         entries.append((ids[k], depth, None)); frontier.append((ids[k], depth)); k += 1
     while k < n:

@@ -28,11 +28,11 @@ from app.services.crm import default_company
 from app.security.scope import current_scope
 from app.services.hierarchy import cached_tree_json, hierarchy_tree
 from app.views.base import (
-    PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible, integrity_message,
+    PoolModelRestApi, PoolModelView, datamodel, get_visible,
 )
 from app.views.crm import ADDRESS, AUDIT
 from app.views.fields import DecimalString, format_number
-from app.views.lookup import LookupWidget, lookup_field, register_lookup
+from app.views.lookup import LookupWidget, lookup_field
 
 STATUS_LABELS = {
     IntermediaryStatus.ACTIVE: _l("Intermediary (active)"),
