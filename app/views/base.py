@@ -243,6 +243,9 @@ def _default_formatter(datamodel, col):
         return lambda v: format_number(v, places)
     if datamodel.is_boolean(col):
         return lambda v: gettext("yes") if v else gettext("no")
+    if datamodel.is_datetime(col):
+        from flask_babel import format_datetime
+        return lambda v: format_datetime(v, "medium")  # stored as UTC, shown in Berlin time
     if datamodel.is_date(col):
         from flask_babel import format_date
         return lambda v: format_date(v, "medium")
