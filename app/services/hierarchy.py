@@ -5,6 +5,7 @@ import gc
 from datetime import date
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.domain.hierarchy import Hierarchy, LevelEntry
 from app.extensions import db
@@ -23,18 +24,27 @@ def load_hierarchy() -> Hierarchy:
 
 def entries_at(day: date):
     """(intermediary id, name, career level id, supervisor id) of every visible
-    intermediary's entry valid at `day`: one set-based query, so the org chart
-    of 50,000 intermediaries needs no per-row work in Python but the tree."""
-    latest = (select(IntermediaryLevel.intermediary_id,
-                     func.max(IntermediaryLevel.valid_from).label("valid_from"))
-              .where(IntermediaryLevel.valid_from <= day)
-              .group_by(IntermediaryLevel.intermediary_id).subquery())
-    stmt = (select(Intermediary.id, Intermediary.name, IntermediaryLevel.career_level_id,
-                   IntermediaryLevel.supervisor_id)
-            .join(latest, latest.c.intermediary_id == Intermediary.id)
-            .join(IntermediaryLevel, and_(
-                IntermediaryLevel.intermediary_id == latest.c.intermediary_id,
-                IntermediaryLevel.valid_from == latest.c.valid_from)))
+    intermediary's entry valid at `day`, in one set-based query."""
+    columns = (Intermediary.id, Intermediary.name, IntermediaryLevel.career_level_id,
+               IntermediaryLevel.supervisor_id)
+    if db.engine.dialect.name == "postgresql":
+        # DISTINCT ON keeps the latest entry per intermediary in one sort:
+        # about half the time of the portable GROUP BY self-join there.
+        stmt = (select(*columns)
+                .join(IntermediaryLevel, IntermediaryLevel.intermediary_id == Intermediary.id)
+                .where(IntermediaryLevel.valid_from <= day)
+                .ext(distinct_on(Intermediary.id))
+                .order_by(Intermediary.id, IntermediaryLevel.valid_from.desc()))
+    else:
+        latest = (select(IntermediaryLevel.intermediary_id,
+                         func.max(IntermediaryLevel.valid_from).label("valid_from"))
+                  .where(IntermediaryLevel.valid_from <= day)
+                  .group_by(IntermediaryLevel.intermediary_id).subquery())
+        stmt = (select(*columns)
+                .join(latest, latest.c.intermediary_id == Intermediary.id)
+                .join(IntermediaryLevel, and_(
+                    IntermediaryLevel.intermediary_id == latest.c.intermediary_id,
+                    IntermediaryLevel.valid_from == latest.c.valid_from)))
     condition = scope_filter(Intermediary.company_id)
     if condition is not None:
         stmt = stmt.where(condition)
@@ -74,40 +84,48 @@ def cached_tree_json(day: date, scope_key, render) -> str:
     return body
 
 
-def hierarchy_tree(day: date, level_as_rank: bool = False) -> list[dict]:
-    """Roots of the hierarchy at `day`, each node {"id", "name", "career_level",
-    "children"}, restricted to the intermediaries the caller may see (a node
-    whose supervisor is hidden becomes a root). Children sorted by name.
-    `career_level` is {"rank", "name"}, or the rank alone (the REST API's form)."""
-    levels = {lid: rank if level_as_rank else {"rank": rank, "name": name}
-              for lid, rank, name in db.session.execute(
-                  select(CareerLevel.id, CareerLevel.rank, CareerLevel.name)).all()}
-    # Tens of thousands of rows and small dicts: the cyclic GC would scan them
-    # again and again while they are built (a third of the time); no cycles here.
+def hierarchy_rows(day: date) -> tuple[dict, list[tuple]]:
+    """The hierarchy at `day` flat: ({level id: (rank, name)}, rows) with rows
+    (id, name, level id, supervisor id) sorted by name, restricted to the
+    intermediaries the caller may see. A supervisor the caller may not see is
+    None (its people become roots); a visible supervisor without an entry of
+    its own at that day appears with no level, as a root."""
+    levels = {lid: (rank, name) for lid, rank, name in db.session.execute(
+        select(CareerLevel.id, CareerLevel.rank, CareerLevel.name)).all()}
+    # Tens of thousands of rows and tuples: the cyclic GC would scan them again
+    # and again while they are built (a third of the time); no cycles here.
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        return _build(entries_at(day), levels)
+        rows = [tuple(r) for r in entries_at(day)]
+        present = {r[0] for r in rows}
+        missing = {r[3] for r in rows if r[3] is not None and r[3] not in present}
+        if missing:
+            stmt = select(Intermediary.id, Intermediary.name).where(Intermediary.id.in_(missing))
+            condition = scope_filter(Intermediary.company_id)
+            if condition is not None:
+                stmt = stmt.where(condition)
+            extra = db.session.connection().execute(stmt).all()
+            rows += [(pid, name, None, None) for pid, name in extra]
+            present.update(pid for pid, _ in extra)
+        rows = [r if r[3] is None or r[3] in present else (r[0], r[1], r[2], None) for r in rows]
+        rows.sort(key=lambda r: ((r[1] or "").lower(), r[0]))
+        return levels, rows
     finally:
         if gc_was_on:
             gc.enable()
 
 
-def _build(rows, levels) -> list[dict]:
-    nodes = {pid: {"id": pid, "name": name, "career_level": levels.get(level), "children": []}
+def hierarchy_tree(day: date, level_as_rank: bool = False) -> list[dict]:
+    """Roots of the hierarchy at `day`, each node {"id", "name", "career_level",
+    "children"} (see hierarchy_rows), children sorted by name. `career_level`
+    is {"rank", "name"}, or the rank alone (the REST API's form), or None."""
+    levels, rows = hierarchy_rows(day)
+    shown = {lid: rank if level_as_rank else {"rank": rank, "name": name}
+             for lid, (rank, name) in levels.items()}
+    nodes = {pid: {"id": pid, "name": name, "career_level": shown.get(level), "children": []}
              for pid, name, level, _ in rows}
-    missing = {sup for _, _, _, sup in rows if sup is not None and sup not in nodes}
-    if missing:
-        # A visible supervisor without an entry of its own at that day heads a tree.
-        stmt = select(Intermediary.id, Intermediary.name).where(Intermediary.id.in_(missing))
-        condition = scope_filter(Intermediary.company_id)
-        if condition is not None:
-            stmt = stmt.where(condition)
-        for pid, name in db.session.connection().execute(stmt).all():
-            nodes[pid] = {"id": pid, "name": name, "career_level": None, "children": []}
-    roots = [nodes[pid] for pid in nodes if pid in missing]
-    for pid, _, _, sup in sorted(rows, key=lambda r: (r[1] or "").lower()):
-        parent = nodes.get(sup) if sup is not None else None
-        (parent["children"] if parent is not None else roots).append(nodes[pid])
-    roots.sort(key=lambda n: (n["name"] or "").lower())
+    roots = []
+    for pid, _, _, sup in rows:
+        (nodes[sup]["children"] if sup is not None else roots).append(nodes[pid])
     return roots

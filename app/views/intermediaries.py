@@ -26,7 +26,7 @@ from app.models.intermediaries import (
 )
 from app.services.crm import default_company
 from app.security.scope import current_scope
-from app.services.hierarchy import cached_tree_json, hierarchy_tree
+from app.services.hierarchy import cached_tree_json, hierarchy_rows, hierarchy_tree
 from app.views.base import (
     PoolModelRestApi, PoolModelView, datamodel, get_visible,
 )
@@ -428,8 +428,12 @@ class HierarchyApi(BaseApi):
             day = _parse_day(request.args.get("date"))
         except ValueError:
             return self.response_400(message={"date": [gettext("Give a date as YYYY-MM-DD.")]})
-        return self.response(200, date=day.isoformat(),
-                             result=hierarchy_tree(day, level_as_rank=True))
+        body = cached_tree_json(
+            ("api", day), current_scope().company_ids,
+            lambda: json.dumps({"date": day.isoformat(),
+                                "result": hierarchy_tree(day, level_as_rank=True)},
+                               separators=(",", ":"), ensure_ascii=False))
+        return Response(body, mimetype="application/json")
 
 
 class OrgChartView(BaseView):
@@ -462,15 +466,15 @@ class OrgChartView(BaseView):
             return Response(json.dumps({"message": gettext("Give a date as YYYY-MM-DD.")}),
                             status=400, mimetype="application/json")
         def render():
-            roots = hierarchy_tree(day)
-            count, stack = 0, list(roots)
-            while stack:
-                node = stack.pop()
-                count += 1
-                stack.extend(node["children"])
-            # Compact and unsorted: 50,000 nodes are about 5 MB of JSON.
-            return json.dumps({"date": day.isoformat(), "count": count, "result": roots},
-                              separators=(",", ":"), ensure_ascii=False)
+            # Flat rows instead of a nested tree: a third of the size, built
+            # and parsed several times faster for 50,000 intermediaries. The
+            # page (static/js/orgchart.js) nests them.
+            levels, rows = hierarchy_rows(day)
+            return json.dumps({
+                "date": day.isoformat(), "count": len(rows),
+                "levels": {str(lid): [rank, name] for lid, (rank, name) in levels.items()},
+                "nodes": rows,
+            }, separators=(",", ":"), ensure_ascii=False)
 
         scope = current_scope()
         body = cached_tree_json(day, scope.company_ids, render)

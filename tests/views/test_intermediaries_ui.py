@@ -141,9 +141,12 @@ def test_the_org_chart_page_and_its_data(client, setup):
     assert page.status_code == 200 and "orgchart" in html_of(page)
     data = client.get("/orgchart/data?date=2026-11-05").json
     assert data["count"] == 3
-    (root,) = data["result"]
-    assert root["name"] == "C" and root["career_level"]["rank"] == 3
-    assert [child["name"] for child in root["children"]] == ["A", "B"]
+    levels = {int(k): v for k, v in data["levels"].items()}
+    rows = {name: (pid, levels[level][0] if level else None, sup)
+            for pid, name, level, sup in data["nodes"]}
+    assert rows["C"][1:] == (3, None)
+    assert rows["A"][1:] == (2, rows["C"][0]) and rows["B"][1:] == (2, rows["C"][0])
+    assert [n[1] for n in data["nodes"]] == ["A", "B", "C"]  # sorted by name
     assert client.get("/orgchart/data?date=kaputt").status_code == 400
 
 
