@@ -234,3 +234,27 @@ def test_a_company_admin_reads_only_its_own_intermediaries(client, setup):
     tree = client.get("/api/v1/hierarchy/", headers=auth).json["result"]
     assert all(n["name"] != "Fremder" for n in tree)
     assert date.today()
+
+
+def test_the_cached_hierarchy_follows_every_change(client, setup):
+    a, b, c = example_chain(setup["pool"])
+    url = "/api/v1/hierarchy/?date=2026-06-01"
+
+    def parent_of_a():
+        tree = client.get(url, headers=setup["auth"]).json["result"]
+        stack = [(n, None) for n in tree]
+        while stack:
+            node, parent = stack.pop()
+            if node["name"] == "A":
+                return parent
+            stack.extend((child, node["name"]) for child in node["children"])
+    assert parent_of_a() == "B"
+    first = a.levels[0] if a.levels[0].valid_from.month == 1 else a.levels[1]
+    assert put(client, setup, "intermediary_level", first.id, {"supervisor": c.id}).status_code == 200
+    assert parent_of_a() == "C"
+    assert put(client, setup, "intermediary", a.id, {"name": "A2"}).status_code == 200
+    tree = client.get(url, headers=setup["auth"]).json["result"]
+    assert "A2" in str(tree)
+    assert client.delete(f"/api/v1/intermediary_level/{first.id}",
+                         headers=setup["auth"]).status_code == 200
+    assert "A2" not in str(client.get(url, headers=setup["auth"]).json["result"])

@@ -176,3 +176,23 @@ def test_an_intermediary_login_sees_the_catalogue_and_nothing_else(app, client):
                 "/orgchart/data", "/customerview/list/"):
         assert client.get(url).status_code in (302, 401, 403), url
     assert date.today()
+
+
+def test_a_company_admin_sees_only_its_intermediaries_read_only(app, client):
+    from app.models.crm import Company
+    pool, alpha, product = pool_with_products()
+    firm = Company(name="Firma", kind="BROKER_FIRM", parent=pool)
+    db.session.add(firm)
+    db.session.commit()
+    mine, other = person(firm, "Meiner"), person(pool, "Fremder")
+    make_staff(firm, "Company admin", "ca")
+    ui_login(client, "ca")
+    page = html_of(client.get("/intermediaryview/list/"))
+    assert "Meiner" in page and "Fremder" not in page
+    assert client.get(f"/intermediaryview/show/{other.id}").status_code == 404
+    assert client.get(f"/intermediaryview/show/{mine.id}").status_code == 200
+    assert client.post(f"/intermediaryview/edit/{mine.id}", data={"name": "x"}).status_code in (302, 403)
+    db.session.expire_all()
+    assert db.session.get(Intermediary, mine.id).name == "Meiner"
+    names = {n[1] for n in client.get("/orgchart/data").json["nodes"]}
+    assert "Fremder" not in names
