@@ -81,7 +81,10 @@ def limit_api_login(app: Flask, appbuilder) -> None:
 def register_template_filters(app: Flask) -> None:
     from app.views.fields import format_number
 
+    from flask_babel import format_date
+
     app.add_template_filter(format_number, "pool_number")
+    app.add_template_filter(lambda d: format_date(d, "medium") if d else "", "pool_date")
 
 
 def register_cli(app: Flask) -> None:

@@ -81,3 +81,11 @@ class DuplicateLevelDateError(DomainError):
 
 class CombinationSharesError(DomainError):
     message = N_("The shares of a combination must sum to exactly 100 %.")
+
+
+class TransitionError(DomainError):
+    message = N_("This status change is not allowed: %(old)s → %(new)s.")
+
+
+class DocumentError(DomainError):
+    message = N_("This file cannot be accepted.")

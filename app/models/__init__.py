@@ -8,3 +8,6 @@ from app.models.products import (  # noqa: F401
     CareerLevel, CommissionModel, LiabilityMethod, LiabilityModel, LineOfBusiness, Product,
     ProductRate,
 )
+from app.models.contracts import (  # noqa: F401
+    Application, ApplicationStatus, Contract, ContractStatus, PaymentFrequency,
+)

@@ -102,6 +102,21 @@ class Customer(AuditMixin, AddressMixin, Model):
         Index("ix_customer_name", "name"),
     )
 
+    def validate_row(self, session, is_new):
+        from sqlalchemy import inspect, select
+
+        from app.domain.intermediaries import check_new_assignment
+        from app.models.intermediaries import Intermediary
+
+        changed = is_new or inspect(self).attrs.intermediary_id.history.has_changes()
+        if self.intermediary_id is not None and changed:
+            # Rule 1: only ACTIVE intermediaries are newly entered as advisor;
+            # an advisor who later becomes FORMER stays.
+            with session.no_autoflush:
+                status = session.execute(select(Intermediary.status).where(
+                    Intermediary.id == self.intermediary_id)).scalar()
+            check_new_assignment(getattr(status, "value", status), "intermediary")
+
     @property
     def full_name(self):
         return f"{self.name}, {self.first_name}" if self.first_name else self.name

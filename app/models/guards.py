@@ -63,6 +63,8 @@ _REQUIRED = {
     "Product": ("insurer_id", "line_of_business_id", "key", "name"),
     "ProductRate": ("career_level_id",),
     "Combination": ("name",),
+    "Application": ("customer_id", "product_id"),
+    "Contract": ("customer_id", "product_id", "start_date", "managing_company_id"),
     "CombinationMember": ("intermediary_id",),
 }
 
@@ -87,8 +89,9 @@ def _required(obj) -> None:
 
 def company_of(session, obj):
     """The company a scoped row belongs to, or None for unscoped master data."""
-    if getattr(obj, "__scope_column__", None) == "company_id":
-        return obj.company_id
+    column = getattr(obj, "__scope_column__", None)
+    if column and column != "id":
+        return getattr(obj, column)
     parent_rel = getattr(obj, "__scope_parent__", None)
     if parent_rel:
         parent = getattr(obj, parent_rel)
@@ -98,13 +101,20 @@ def company_of(session, obj):
             parent_id = getattr(obj, column.key)
             with session.no_autoflush:
                 parent = session.get(rel.mapper.class_, parent_id) if parent_id else None
-        return parent.company_id if parent is not None else None
+        return company_of(session, parent) if parent is not None else None
     return None
 
 
 def _scoped(obj) -> bool:
-    return getattr(obj, "__scope_column__", None) == "company_id" or bool(
-        getattr(obj, "__scope_parent__", None))
+    column = getattr(obj, "__scope_column__", None)
+    return bool(column and column != "id") or bool(getattr(obj, "__scope_parent__", None))
+
+
+def _scope_field(obj) -> str:
+    column = getattr(obj, "__scope_column__", None)
+    if column and column != "id":
+        return column.removesuffix("_id")
+    return obj.__scope_parent__
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
@@ -126,13 +136,14 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if isinstance(obj, Company):
             _guard_company(session, obj, is_new, scope)
         elif _scoped(obj):
-            field = "company" if hasattr(obj, "company_id") else obj.__scope_parent__
+            field = _scope_field(obj)
             if not scope.allows(company_of(session, obj)):
                 raise OutOfScopeError(field)  # reveals nothing about the foreign row
-            if not is_new and hasattr(obj, "company_id") and _changed(obj, "company_id"):
-                old = inspect(obj).attrs.company_id.history.deleted
+            column = getattr(obj, "__scope_column__", None)
+            if not is_new and column and column != "id" and _changed(obj, column):
+                old = inspect(obj).attrs[column].history.deleted
                 if old and not scope.allows(old[0]):
-                    raise OutOfScopeError("company")
+                    raise OutOfScopeError(field)
         if hasattr(obj, "validate_row"):
             obj.validate_row(session, is_new)
         if isinstance(obj, Combination):
@@ -151,7 +162,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
             ):
                 raise OutOfScopeError("company")
         elif _scoped(obj) and not scope.allows(company_of(session, obj)):
-            raise OutOfScopeError("company")
+            raise OutOfScopeError(_scope_field(obj))
         if isinstance(obj, CombinationMember) and obj.combination is not None \
                 and obj.combination not in session.deleted:
             combinations.add(obj.combination)

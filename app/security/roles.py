@@ -21,9 +21,11 @@ ROLE_RESOURCES: dict[str, dict[str, str]] = {
     POOL_ADMIN: {"Company": RW, "Staff": RW, "Customer": R, "Intermediary": R,
                  "Hierarchy": R, "Catalogue": R},
     POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": RW,
+                 "Application": RW, "Contract": RW,
                  "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
                  "MasterData": RW, "Hierarchy": R, "Catalogue": R},
     COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,
+                    "Application": RW, "Contract": RW,
                     "Hierarchy": R, "Catalogue": R},
     INTERMEDIARY: {"Catalogue": R},
     CUSTOMER: {},
@@ -43,6 +45,10 @@ MENU_ITEMS = {
     "Liability models": ("Products", "MasterData"),
     "Career levels": ("Products", "MasterData"),
     "Org chart": ("Organisation", "Hierarchy"),
+    "Applications": ("Business", "Application"),
+    "Contracts": ("Business", "Contract"),
+    "Contract search": ("Business", "Contract"),
+    "Former advisors": ("CRM", "Customer"),
 }
 
 #: every logged-in user may see its profile, change its password, search lookups.

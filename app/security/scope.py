@@ -95,3 +95,28 @@ def scope_filter(column):
     if scope.home_company_id is None:
         return column.is_(None) & column.isnot(None)  # always false
     return column.in_(company_subtree_select(scope.home_company_id))
+
+
+def scope_condition(model):
+    """SQL condition limiting `model` to the rows the current user may see, or
+    None when unrestricted or when the model is not company data.
+
+    A model names the column holding its company (`__scope_column__`), or the
+    relation whose row's company it shares (`__scope_parent__`)."""
+    from sqlalchemy import inspect as sa_inspect
+
+    if current_scope().unrestricted:
+        return None
+    name = getattr(model, "__scope_column__", None)
+    if name:
+        return scope_filter(getattr(model, name))
+    parent = getattr(model, "__scope_parent__", None)
+    if parent:
+        rel = sa_inspect(model).relationships[parent]
+        (fk,) = rel.local_columns
+        parent_model = rel.mapper.class_
+        inner = scope_condition(parent_model)
+        if inner is None:
+            return None
+        return getattr(model, fk.key).in_(select(parent_model.id).where(inner))
+    return None

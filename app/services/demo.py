@@ -59,7 +59,8 @@ INTERMEDIARIES = [
     ("Max Mustermann", FIRM_A, IntermediaryStatus.ACTIVE),
     ("Julia Weber", FIRM_A, IntermediaryStatus.ACTIVE),
     ("Thomas Becker", FIRM_B, IntermediaryStatus.ACTIVE),
-    ("Klaus Altmann", FIRM_B, IntermediaryStatus.FORMER),
+    # Left the pool after customers were assigned to him (see create_demo_data).
+    ("Klaus Altmann", FIRM_B, IntermediaryStatus.ACTIVE),
 ]
 
 # (name, first name, birth date, company, advisor, city)
@@ -145,6 +146,10 @@ def create_demo_data() -> int:
             db.session.add(customer)
             created += 1
 
+    db.session.flush()
+    # Klaus Altmann has left: his customers stay assigned to him (FORMER).
+    if advisors["Klaus Altmann"].status != IntermediaryStatus.FORMER:
+        advisors["Klaus Altmann"].status = IntermediaryStatus.FORMER
     created += _master_data(companies, advisors)
 
     users = {}

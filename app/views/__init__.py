@@ -2,10 +2,11 @@
 
 
 def register_views(appbuilder) -> None:
-    from app.views import crm, intermediaries, products
+    from app.views import contracts, crm, intermediaries, products
     from app.views.lookup import LookupView
 
     appbuilder.add_view_no_menu(LookupView)
     crm.register(appbuilder)
     intermediaries.register(appbuilder)
     products.register(appbuilder)
+    contracts.register(appbuilder)

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.errors import DomainError
 from app.extensions import db
-from app.security.scope import scope_filter
+from app.security.scope import scope_condition
 from app.views.fields import DecimalString, GermanDecimalField, format_number
 
 VIEW_PERMISSIONS = {
@@ -48,21 +48,11 @@ def error_text(exc: DomainError) -> str:
     return gettext(exc.message, **exc.params)
 
 
-def scope_column(model):
-    """The column holding the company a row belongs to (`__scope_column__`)."""
-    name = getattr(model, "__scope_column__", None)
-    return getattr(model, name) if name else None
-
-
 def scoped_select(model):
     """SELECT of the rows of `model` the current user may see."""
+    condition = scope_condition(model)
     stmt = select(model)
-    column = scope_column(model)
-    if column is not None:
-        condition = scope_filter(column)
-        if condition is not None:
-            stmt = stmt.where(condition)
-    return stmt
+    return stmt if condition is None else stmt.where(condition)
 
 
 def get_visible(model, pk):
@@ -88,8 +78,7 @@ class ScopeFilter(BaseFilter):
     arg_name = "scope"
 
     def apply(self, query, value):
-        column = scope_column(self.model)
-        condition = scope_filter(column) if column is not None else None
+        condition = scope_condition(self.model)
         return query if condition is None else query.filter(condition)
 
 
