@@ -3,7 +3,9 @@ import pytest
 from app.domain.applications import (
     APPLICATION_STATUSES, TRANSITIONS, check_transition, contract_intermediary,
 )
-from app.domain.errors import AssignmentError, RequiredFieldError, TransitionError
+from app.domain.errors import (
+    AssignmentError, InvalidValueError, RequiredFieldError, TransitionError,
+)
 
 ALLOWED = {("DRAFT", "SUBMITTED"), ("SUBMITTED", "IN_REVIEW"), ("IN_REVIEW", "ACCEPTED"),
            ("IN_REVIEW", "REJECTED"), ("IN_REVIEW", "WITHDRAWN")}
@@ -52,5 +54,6 @@ def test_who_a_new_contract_is_assigned_to(given, status, advisor, advisor_statu
 
 def test_a_combination_instead_of_an_intermediary():
     assert contract_intermediary(None, None, 7, "ACTIVE", True) is None
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidValueError) as exc:
         contract_intermediary(5, "ACTIVE", 7, "ACTIVE", True)
+    assert exc.value.field == "intermediary"
