@@ -11,3 +11,4 @@ from app.models.products import (  # noqa: F401
 from app.models.contracts import (  # noqa: F401
     Application, ApplicationStatus, Contract, ContractStatus, PaymentFrequency,
 )
+from app.models.documents import Document  # noqa: F401

@@ -92,6 +92,17 @@ def company_of(session, obj):
     column = getattr(obj, "__scope_column__", None)
     if column and column != "id":
         return getattr(obj, column)
+    owners = getattr(obj, "__scope_owners__", None)
+    if owners:
+        for owner in owners:
+            if getattr(obj, f"{owner}_id", None) is not None or getattr(obj, owner) is not None:
+                target = getattr(obj, owner)
+                if target is None:
+                    rel = inspect(type(obj)).relationships[owner]
+                    with session.no_autoflush:
+                        target = session.get(rel.mapper.class_, getattr(obj, f"{owner}_id"))
+                return company_of(session, target) if target is not None else None
+        return None
     parent_rel = getattr(obj, "__scope_parent__", None)
     if parent_rel:
         parent = getattr(obj, parent_rel)
@@ -107,13 +118,16 @@ def company_of(session, obj):
 
 def _scoped(obj) -> bool:
     column = getattr(obj, "__scope_column__", None)
-    return bool(column and column != "id") or bool(getattr(obj, "__scope_parent__", None))
+    return bool(column and column != "id") or bool(
+        getattr(obj, "__scope_parent__", None) or getattr(obj, "__scope_owners__", None))
 
 
 def _scope_field(obj) -> str:
     column = getattr(obj, "__scope_column__", None)
     if column and column != "id":
         return column.removesuffix("_id")
+    if getattr(obj, "__scope_owners__", None):
+        return obj.owner_name or "owner"
     return obj.__scope_parent__
 
 

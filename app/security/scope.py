@@ -45,7 +45,8 @@ def company_subtree_select(root_id: int):
     """SELECT of the ids of a company and all companies below it (recursive CTE)."""
     from app.models.crm import Company
 
-    base = select(Company.id).where(Company.id == root_id).cte("subtree", recursive=True)
+    # Anonymous name: one statement may hold several of these (OR over owners).
+    base = select(Company.id).where(Company.id == root_id).cte(recursive=True)
     base = base.union_all(select(Company.id).where(Company.parent_id == base.c.id))
     return select(base.c.id)
 
@@ -110,6 +111,23 @@ def scope_condition(model):
     name = getattr(model, "__scope_column__", None)
     if name:
         return scope_filter(getattr(model, name))
+    owners = getattr(model, "__scope_owners__", None)
+    if owners:
+        # Visible with its owner; documents of products are visible to all
+        # who may read products (the view's permission decides).
+        from sqlalchemy import and_, or_
+
+        parts = [model.product_id.isnot(None)] if hasattr(model, "product_id") else []
+        for owner in owners:
+            rel = sa_inspect(model).relationships[owner]
+            (fk,) = rel.local_columns
+            owner_model = rel.mapper.class_
+            inner = scope_condition(owner_model)
+            column = getattr(model, fk.key)
+            parts.append(and_(column.isnot(None), column.in_(
+                select(owner_model.id).where(inner) if inner is not None
+                else select(owner_model.id))))
+        return or_(*parts)
     parent = getattr(model, "__scope_parent__", None)
     if parent:
         rel = sa_inspect(model).relationships[parent]

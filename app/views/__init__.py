@@ -2,7 +2,7 @@
 
 
 def register_views(appbuilder) -> None:
-    from app.views import contracts, crm, intermediaries, products
+    from app.views import contracts, crm, documents, intermediaries, products
     from app.views.lookup import LookupView
 
     appbuilder.add_view_no_menu(LookupView)
@@ -10,3 +10,4 @@ def register_views(appbuilder) -> None:
     intermediaries.register(appbuilder)
     products.register(appbuilder)
     contracts.register(appbuilder)
+    documents.register(appbuilder)

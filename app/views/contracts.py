@@ -22,6 +22,7 @@ from app.models.intermediaries import Intermediary, IntermediaryStatus
 from app.models.products import LineOfBusiness
 from app.services.contracts import transition_application
 from app.services.crm import default_company
+from app.views.documents import DocumentView
 from app.views.base import (
     PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible, scoped_select,
 )
@@ -71,6 +72,7 @@ def _enum_select(label, labels):
 
 
 class ApplicationView(PoolModelView):
+    related_views = [DocumentView]
     datamodel = datamodel(Application, eager=("customer", "product", "intermediary"))
     class_permission_name = "Application"
     method_permission_name = {**PoolModelView.method_permission_name, "transition": "write"}
@@ -116,6 +118,8 @@ class ApplicationView(PoolModelView):
 
 
 class ContractView(PoolModelView):
+    show_template = "owner_show.html"
+    related_views = [DocumentView]
     datamodel = datamodel(Contract, eager=("customer", "product", "intermediary", "insurer"))
     class_permission_name = "Contract"
     list_title = _l("Contracts")

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models.crm import Company, CompanyKind, Customer, Staff
 from app.security.scope import current_scope
 from app.services.crm import default_company, set_staff_login
+from app.views.documents import DocumentView
 from app.views.base import PoolModelRestApi, PoolModelView, datamodel, error_text
 from app.views.lookup import lookup_field, register_lookup
 
@@ -135,6 +136,8 @@ class StaffView(PoolModelView):
 
 
 class CustomerView(PoolModelView):
+    show_template = "owner_show.html"
+    related_views = [DocumentView]
     datamodel = datamodel(Customer, eager=("company", "intermediary"))
     class_permission_name = "Customer"
     list_title = _l("Customers")

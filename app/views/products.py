@@ -19,6 +19,7 @@ from app.models.products import (
     CareerLevel, CommissionModel, LiabilityMethod, LiabilityModel, LineOfBusiness, Product,
     ProductRate,
 )
+from app.views.documents import DocumentView
 from app.views.base import PoolModelRestApi, PoolModelView, datamodel
 from app.views.lookup import lookup_field, register_lookup
 
@@ -137,6 +138,7 @@ class ProductRateView(PoolModelView):
 
 
 class ProductView(PoolModelView):
+    show_template = "owner_show.html"
     datamodel = datamodel(Product, eager=("insurer", "line_of_business"))
     class_permission_name = "Product"
     list_title = _l("Products")
@@ -150,7 +152,7 @@ class ProductView(PoolModelView):
     search_columns = ["name", "key", "line_of_business", "active"]
     order_columns = ["name", "key", "active"]
     base_order = ("name", "asc")
-    related_views = [ProductRateView]
+    related_views = [DocumentView, ProductRateView]
     formatters_columns = {"commission_model": lambda v: MODEL_LABELS.get(v, v)}
     description_columns = {
         "commission_model": _l("Empty: the pool's setting applies."),
