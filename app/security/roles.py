@@ -25,7 +25,7 @@ ROLE_RESOURCES: dict[str, dict[str, str]] = {
                  "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
                  "MasterData": RW, "Hierarchy": R, "Catalogue": R},
     COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,
-                    "Application": RW, "Contract": RW, "Document": RW, "Document": RW,
+                    "Application": RW, "Contract": RW, "Document": RW,
                     "Hierarchy": R, "Catalogue": R},
     INTERMEDIARY: {"Catalogue": R},
     CUSTOMER: {},
