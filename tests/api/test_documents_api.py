@@ -111,3 +111,15 @@ def test_documents_in_the_screens(app, client, env):
     client.get("/logout/")
     ui_login(client, "b")
     assert client.get(f"/documents/{doc.id}/download").status_code == 404
+
+
+def test_an_intermediary_login_cannot_fetch_documents(app, client, env):
+    from tests.factories import make_user
+    resp = upload(client, env["auth_a"], "customer", env["customer_a"].id, PDF)
+    make_user("Intermediary", "vm")
+    auth = api_token(client, "vm")
+    pk = resp.json["id"]
+    assert client.get(f"/api/v1/document/{pk}/download", headers=auth).status_code in (403, 404)
+    assert client.get(f"/api/v1/document/{pk}", headers=auth).status_code in (403, 404)
+    ui_login(client, "vm")
+    assert client.get(f"/documents/{pk}/download").status_code in (302, 403, 404)

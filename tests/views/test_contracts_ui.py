@@ -99,3 +99,21 @@ def test_customers_of_former_intermediaries_are_reported_and_reassigned(client, 
     assert "Schulz" not in text(client.get("/former-advisors/"))
     assert client.post("/former-advisors/reassign", data={
         "customer": [987654], "intermediary": julia.id}).status_code == 404
+
+
+def test_the_start_page_warns_about_customers_of_former_intermediaries(client, env):
+    assert "alert-warning" not in text(client.get("/"))
+    env["max"].status = IntermediaryStatus.FORMER
+    db.session.commit()
+    page = text(client.get("/"))
+    assert "alert-warning" in page and "1 Kunden" in page
+
+
+def test_a_contract_form_refuses_a_non_active_intermediary(client, env):
+    prospect = person(env["pool"], "Paula", IntermediaryStatus.PROSPECT)
+    resp = client.post("/contractview/add", data={
+        "policy_number": "LV-9", "customer": env["customer"].id, "product": env["product"].id,
+        "intermediary": prospect.id, "start_date": "2026-01-01", "premium": "1",
+        "premium_supplementary": "0", "status": "ACTIVE", "payment_frequency": "MONTHLY"})
+    assert resp.status_code == 200 and "AKTIV" in text(resp)
+    assert db.session.query(Contract).count() == 0
