@@ -268,9 +268,50 @@ def _master_data(companies, advisors) -> int:
                                              career_level=levels[rank], supervisor=sup))
             db.session.flush()
             created += 1
+    created += _business(companies, advisors)
     if db.session.execute(select(Combination).where(Combination.name == "Team Essen")).first() is None:
         db.session.add(Combination(name="Team Essen", members=[
             CombinationMember(intermediary=max_, share=Decimal(60)),
             CombinationMember(intermediary=julia, share=Decimal(40))]))
+        created += 1
+    return created
+
+
+# (policy number, customer, product key, start, term months, premium, valuation sum)
+CONTRACTS = [
+    ("AL-2026-0001", "Schulz", "AR-100", date(2026, 1, 1), 360, "150.00", "48000.00"),
+    ("AL-2026-0002", "Öztürk", "AL-200", date(2026, 3, 1), 240, "32.50", None),
+    ("BS-PH-100234", "Jensen", "PH-1", date(2025, 7, 1), 12, "6.90", None),
+    ("BS-HR-100877", "Petersen", "HR-1", date(2024, 10, 1), 12, "11.20", None),
+]
+
+
+def _business(companies, advisors) -> int:
+    from app.models.contracts import Application, ApplicationStatus, Contract
+    from app.services.crm import pool_company
+
+    created = 0
+    db.session.flush()
+    for number, customer_name, key, start, term, premium, valuation in CONTRACTS:
+        if db.session.execute(select(Contract).where(Contract.policy_number == number)).first():
+            continue
+        customer = db.session.execute(select(Customer).where(Customer.name == customer_name)).scalar()
+        product = db.session.execute(select(Product).where(Product.key == key)).scalar()
+        db.session.add(Contract(policy_number=number, customer=customer, product=product,
+                                start_date=start, term_months=term, premium=Decimal(premium),
+                                valuation_sum=Decimal(valuation) if valuation else None,
+                                policed_on=start, managing_company=pool_company()))
+        created += 1
+    db.session.flush()
+    if db.session.execute(select(Application)).first() is None:
+        customer = db.session.execute(select(Customer).where(Customer.name == "Wagner")).scalar()
+        product = db.session.execute(select(Product).where(Product.key == "HR-1")).scalar()
+        application = Application(customer=customer, product=product,
+                                  intermediary=advisors["Julia Weber"], premium=Decimal("9.80"),
+                                  start_date=date(2026, 12, 1), term_months=12)
+        db.session.add(application)
+        db.session.flush()
+        application._transition_checked = True
+        application.status = ApplicationStatus.SUBMITTED
         created += 1
     return created
