@@ -84,7 +84,18 @@ def register_template_filters(app: Flask) -> None:
     from flask_babel import format_date
 
     app.add_template_filter(format_number, "pool_number")
+    app.context_processor(history_context)
     app.add_template_filter(lambda d: format_date(d, "medium") if d else "", "pool_date")
+    from flask_babel import format_datetime
+
+    app.add_template_filter(lambda d: format_datetime(d, "medium") if d else "", "pool_datetime")
+
+
+def history_context():
+    """`change_history()` for show pages: the changes of the shown row."""
+    from app.views.history import change_history
+
+    return {"change_history": change_history}
 
 
 def register_cli(app: Flask) -> None:

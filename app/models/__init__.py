@@ -12,3 +12,4 @@ from app.models.contracts import (  # noqa: F401
     Application, ApplicationStatus, Contract, ContractStatus, PaymentFrequency,
 )
 from app.models.documents import Document  # noqa: F401
+from app.models.audit import ChangeLog  # noqa: F401

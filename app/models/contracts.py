@@ -54,6 +54,7 @@ def _newly_set(obj, attr, is_new):
 
 
 class Application(AuditMixin, Model):
+    __history__ = True
     __tablename__ = "application"
     __scope_parent__ = "customer"
     id = Column(Integer, primary_key=True)
@@ -95,6 +96,7 @@ class Application(AuditMixin, Model):
 
 
 class Contract(AuditMixin, Model):
+    __history__ = True
     __tablename__ = "contract"
     __scope_column__ = "managing_company_id"
     id = Column(Integer, primary_key=True)

@@ -84,6 +84,8 @@ class Staff(AuditMixin, AddressMixin, Model):
 class Customer(AuditMixin, AddressMixin, Model):
     """A customer (Kunde) of a tenant company, optionally with an advisor."""
 
+    __history__ = True
+
     __tablename__ = "customer"
     __scope_column__ = "company_id"
     id = Column(Integer, primary_key=True)

@@ -26,7 +26,60 @@ def install_guards() -> None:
     global _installed
     if not _installed:
         event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_flush", _write_history)
         _installed = True
+
+
+def _text(value):
+    if value is None:
+        return None
+    if hasattr(value, "value"):  # enums
+        return str(value.value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _collect_history(session) -> None:
+    """Note the field changes of history-keeping rows before they are flushed."""
+    # Collected afresh on every flush: what a failed flush noted is dropped.
+    pending = session.info["pool_history"] = []
+    for action, objs in (("INSERT", session.new), ("UPDATE", session.dirty),
+                         ("DELETE", session.deleted)):
+        for obj in objs:
+            if not getattr(obj, "__history__", False):
+                continue
+            changes = {}
+            for prop in inspect(type(obj)).column_attrs:
+                if prop.key in ("created_on", "changed_on", "created_by_fk", "changed_by_fk"):
+                    continue
+                hist = inspect(obj).attrs[prop.key].history
+                if action == "UPDATE" and not hist.has_changes():
+                    continue
+                old = hist.deleted[0] if hist.deleted else (
+                    hist.unchanged[0] if action == "DELETE" and hist.unchanged else None)
+                new = None if action == "DELETE" else getattr(obj, prop.key)
+                if action == "INSERT" and new is None:
+                    continue
+                if _text(old) != _text(new):
+                    changes[prop.key] = [_text(old), _text(new)]
+            if changes or action != "UPDATE":
+                pending.append((obj, action, changes, obj.id))
+
+
+def _write_history(session, flush_context) -> None:
+    from app.models.audit import ChangeLog
+    from app.models.mixins import _now, _user_id
+
+    pending = session.info.pop("pool_history", [])
+    if not pending:
+        return
+    user = _user_id()
+    now = _now()
+    session.connection().execute(ChangeLog.__table__.insert(), [
+        {"table_name": obj.__tablename__, "row_id": obj.id if obj.id is not None else old_id,
+         "action": action, "changed_on": now, "user_id": user, "changes": changes}
+        for obj, action, changes, old_id in pending])
 
 
 def _changed(obj, attr: str) -> bool:
@@ -184,6 +237,8 @@ def _before_flush(session: Session, flush_context, instances) -> None:
     for combination in combinations:
         if combination not in session.deleted:
             combination.validate_members(session)
+
+    _collect_history(session)
 
 
 def _guard_company(session: Session, company, is_new: bool, scope) -> None:

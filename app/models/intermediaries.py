@@ -37,6 +37,7 @@ def _value(v):
 
 
 class Intermediary(AuditMixin, AddressMixin, Model):
+    __history__ = True
     __tablename__ = "intermediary"
     __scope_column__ = "company_id"
     id = Column(Integer, primary_key=True)
@@ -81,6 +82,8 @@ class Intermediary(AuditMixin, AddressMixin, Model):
 class IntermediaryRate(AuditMixin, Model):
     """A rate row of the contract percentage model."""
 
+    __history__ = True
+
     __tablename__ = "intermediary_rate"
     __scope_parent__ = "intermediary"
     id = Column(Integer, primary_key=True)
@@ -119,6 +122,8 @@ class IntermediaryRate(AuditMixin, Model):
 
 class IntermediaryLevel(AuditMixin, Model):
     """Vermittlerstufe: from `valid_from`, the career level and the supervisor."""
+
+    __history__ = True
 
     __tablename__ = "intermediary_level"
     __scope_parent__ = "intermediary"

@@ -92,6 +92,8 @@ class CareerLevel(AuditMixin, Model):
 class Product(AuditMixin, Model):
     """A product of an insurer, with the pool's own commission agreement."""
 
+    __history__ = True
+
     __tablename__ = "product"
     id = Column(Integer, primary_key=True)
     insurer_id = Column(Integer, ForeignKey("company.id"), nullable=False, index=True)
@@ -130,6 +132,8 @@ class Product(AuditMixin, Model):
 
 class ProductRate(AuditMixin, Model):
     """Rates per career level, of a product or (as default) of a line."""
+
+    __history__ = True
 
     __tablename__ = "product_rate"
     id = Column(Integer, primary_key=True)

@@ -126,6 +126,7 @@ class IntermediaryView(PoolModelView):
     base_order = ("name", "asc")
     formatters_columns = {"status": status_label}
     related_views = [IntermediaryRateView, IntermediaryLevelView]
+    show_template = "owner_show.html"
     description_columns = {
         "fixum": _l("Negative: cost participation (Kostenbeteiligung)."),
         "register_number": _l("Form D-XXXX-XXXXX-XX"),

@@ -117,3 +117,36 @@ def test_a_contract_form_refuses_a_non_active_intermediary(client, env):
         "premium_supplementary": "0", "status": "ACTIVE", "payment_frequency": "MONTHLY"})
     assert resp.status_code == 200 and "AKTIV" in text(resp)
     assert db.session.query(Contract).count() == 0
+
+
+def test_the_contract_screen_shows_the_history_of_changes(client, env, app):
+    from app.models.audit import ChangeLog
+    resp = client.post("/contractview/add", data={
+        "policy_number": "LV-H", "customer": env["customer"].id, "product": env["product"].id,
+        "start_date": "2026-01-01", "premium": "10,00", "premium_supplementary": "0",
+        "status": "ACTIVE", "payment_frequency": "MONTHLY"})
+    assert resp.status_code == 302
+    contract = db.session.query(Contract).one()
+    data = {"policy_number": "LV-H", "customer": env["customer"].id, "intermediary": env["max"].id,
+            "product": env["product"].id, "start_date": "2026-01-01", "premium": "12,50",
+            "premium_supplementary": "0", "status": "ACTIVE", "payment_frequency": "QUARTERLY",
+            "managing_company": env["pool"].id}
+    assert client.post(f"/contractview/edit/{contract.id}", data=data).status_code == 302
+    entries = db.session.query(ChangeLog).filter_by(table_name="contract",
+                                                    row_id=contract.id).all()
+    assert [e.action for e in entries] == ["INSERT", "UPDATE"]
+    assert entries[1].changes["premium"] == ["10.00", "12.50"]
+    assert entries[1].changes["payment_frequency"] == ["MONTHLY", "QUARTERLY"]
+    assert entries[1].user.username == "ps"
+    page = text(client.get(f"/contractview/show/{contract.id}"))
+    assert "Änderungsverlauf" in page and "12.50" in page and "ps" in page
+
+
+def test_a_refused_change_leaves_no_history(client, env):
+    from app.models.audit import ChangeLog
+    before = db.session.query(ChangeLog).count()
+    client.post("/contractview/add", data={
+        "policy_number": "LV-X", "customer": env["customer"].id, "product": env["product"].id,
+        "start_date": "2026-01-01", "term_months": "0", "premium": "1",
+        "premium_supplementary": "0", "status": "ACTIVE", "payment_frequency": "MONTHLY"})
+    assert db.session.query(ChangeLog).count() == before
