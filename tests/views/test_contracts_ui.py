@@ -133,7 +133,7 @@ def test_the_contract_screen_shows_the_history_of_changes(client, env, app):
             "managing_company": env["pool"].id}
     assert client.post(f"/contractview/edit/{contract.id}", data=data).status_code == 302
     entries = db.session.query(ChangeLog).filter_by(table_name="contract",
-                                                    row_id=contract.id).all()
+                                                    row_id=contract.id).order_by(ChangeLog.id).all()
     assert [e.action for e in entries] == ["INSERT", "UPDATE"]
     assert entries[1].changes["premium"] == ["10.00", "12.50"]
     assert entries[1].changes["payment_frequency"] == ["MONTHLY", "QUARTERLY"]
