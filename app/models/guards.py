@@ -31,12 +31,14 @@ def install_guards() -> None:
 
 
 def _text(value):
-    if value is None:
+    if value is None or value == "":
         return None
     if hasattr(value, "value"):  # enums
         return str(value.value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if hasattr(value, "__table__"):
+        return str(value) or f"#{value.id}"
     return str(value)
 
 
@@ -50,7 +52,11 @@ def _collect_history(session) -> None:
             if not getattr(obj, "__history__", False):
                 continue
             changes = {}
-            for prop in inspect(type(obj)).column_attrs:
+            mapper = inspect(type(obj))
+            related = {rel.local_columns and next(iter(rel.local_columns)).key: rel
+                       for rel in mapper.relationships
+                       if rel.direction is MANYTOONE and len(rel.local_columns) == 1}
+            for prop in mapper.column_attrs:
                 if prop.key in ("created_on", "changed_on", "created_by_fk", "changed_by_fk"):
                     continue
                 hist = inspect(obj).attrs[prop.key].history
@@ -62,6 +68,11 @@ def _collect_history(session) -> None:
                 if action == "INSERT" and new is None:
                     continue
                 if _text(old) != _text(new):
+                    rel = related.get(prop.columns[0].key)
+                    if rel is not None:  # a record: its name, not its id
+                        with session.no_autoflush:
+                            old = session.get(rel.mapper.class_, old) if old is not None else None
+                            new = session.get(rel.mapper.class_, new) if new is not None else None
                     changes[prop.key] = [_text(old), _text(new)]
             if changes or action != "UPDATE":
                 pending.append((obj, action, changes, obj.id))
