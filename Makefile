@@ -34,6 +34,7 @@ lint: install
 bench: translations
 	$(PY) bench/bench_crm_pages.py
 	$(PY) bench/bench_orgchart.py
+	$(PY) bench/bench_contract_search.py
 
 # Refresh translations/messages.pot and the German catalogue from the code.
 extract-messages: install
