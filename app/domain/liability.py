@@ -1,0 +1,56 @@
+"""Cancellation liability (Stornohaftung): which share of an AP booking is
+charged back when a contract is cancelled."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from app.domain.money import money
+
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class LiabilityTerms:
+    months: int
+    method: str                    # PRO_RATA, FULL, STAGED, COMBINED
+    full_months: int | None = None  # COMBINED
+    stages: tuple = ()              # STAGED: ((up to month, liable percent), ...)
+
+
+def full_months_between(start: date, end: date) -> int:
+    """Full months from `start` to `end` (domain.md: elapsed = full months from
+    contract start to the cancellation date). 2026-01-01 -> 2027-03-01: 14."""
+    months = (end.year - start.year) * 12 + (end.month - start.month)
+    if end.day < start.day:
+        months -= 1
+    return max(months, 0)
+
+
+def liable_fraction(terms: LiabilityTerms, elapsed: int) -> Decimal:
+    """The share of the commission still liable after `elapsed` full months."""
+    if elapsed >= terms.months:
+        return Decimal(0)
+    if terms.method == "FULL":
+        return ONE
+    if terms.method == "PRO_RATA":
+        return Decimal(terms.months - elapsed) / Decimal(terms.months)
+    if terms.method == "COMBINED":
+        n = terms.full_months or 0
+        if elapsed < n:
+            return ONE
+        # Pro rata from full liability at month N down to nothing at the end.
+        return Decimal(terms.months - elapsed) / Decimal(terms.months - n)
+    if terms.method == "STAGED":
+        for up_to, percent in terms.stages:
+            if elapsed < up_to:
+                return Decimal(percent) / Decimal(100)
+        return Decimal(0)
+    raise ValueError(f"unknown liability method {terms.method}")
+
+
+def charge_back(amount: Decimal, terms: LiabilityTerms, start: date, cancelled: date) -> Decimal:
+    """The (negative) charge-back of a booked AP amount; never more than it."""
+    fraction = liable_fraction(terms, full_months_between(start, cancelled))
+    return -money(Decimal(amount) * fraction)
