@@ -20,7 +20,7 @@ from app.extensions import db  # noqa: E402
 from config import TestConfig, _database_url  # noqa: E402
 
 # Tables emptied after every test, children first.
-DATA_TABLES = ["change_log", "document", "application", "contract", "combination_member", "combination", "intermediary_level", "intermediary_rate",
+DATA_TABLES = ["booking", "receipt", "change_log", "document", "application", "contract", "combination_member", "combination", "intermediary_level", "intermediary_rate",
                "product_rate", "product", "career_level", "customer", "staff", "intermediary",
                "company", "liability_model", "ab_user_role", "ab_user_group", "ab_api_key",
                "ab_user"]
@@ -52,8 +52,15 @@ def _schema():
 
 
 def clean_database():
+    from app.models.ledger import drop_ledger_triggers, ledger_triggers
+
     db.session.rollback()
+    dialect = db.engine.dialect.name
     with db.engine.begin() as conn:
+        # Bookings are immutable, also for tests: lift the triggers to empty
+        # the ledger, and put them back.
+        for ddl in drop_ledger_triggers(dialect):
+            conn.execute(text(ddl))
         conn.execute(text("UPDATE intermediary SET group_id = NULL"))
         conn.execute(text("UPDATE company SET parent_id = NULL"))
         for table in DATA_TABLES:
@@ -61,6 +68,8 @@ def clean_database():
         # Lines of business are seeded by the migration: keep those.
         conn.execute(text("DELETE FROM line_of_business WHERE code NOT IN :codes")
                      .bindparams(bindparam("codes", expanding=True)), {"codes": SEEDED_LINES})
+        for ddl in ledger_triggers(dialect):
+            conn.execute(text(ddl))
 
 
 @pytest.fixture(scope="session")

@@ -129,6 +129,7 @@ _REQUIRED = {
     "Combination": ("name",),
     "Application": ("customer_id", "product_id"),
     "Contract": ("customer_id", "product_id", "start_date", "managing_company_id"),
+    "Receipt": ("contract_id", "kind", "amount", "value_date"),
     "CombinationMember": ("intermediary_id",),
 }
 
@@ -203,6 +204,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
     scope = current_scope()
     combinations = set()
 
+    _guard_ledger(session)
     for obj in list(session.new) + list(session.dirty):
         if not session.is_modified(obj) and obj not in session.new:
             continue
@@ -250,6 +252,25 @@ def _before_flush(session: Session, flush_context, instances) -> None:
             combination.validate_members(session)
 
     _collect_history(session)
+
+
+def _guard_ledger(session: Session) -> None:
+    """Bookings and receipts are never changed or deleted (GoBD); only a
+    booking's statement may be set, once."""
+    from app.domain.errors import InvalidValueError, N_
+    from app.models.ledger import Booking, Receipt
+
+    for obj in session.deleted:
+        if isinstance(obj, (Booking, Receipt)):
+            raise InvalidValueError("booking", N_(
+                "Bookings and receipts are never deleted; book a correction instead."))
+    for obj in session.dirty:
+        if isinstance(obj, Booking) and session.is_modified(obj):
+            changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+            old = inspect(obj).attrs.statement_id.history.deleted
+            if changed - {"statement_id"} or (old and old[0] is not None):
+                raise InvalidValueError("booking", N_(
+                    "Bookings are never changed; book a correction instead."))
 
 
 def _guard_company(session: Session, company, is_new: bool, scope) -> None:

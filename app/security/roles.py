@@ -22,6 +22,7 @@ ROLE_RESOURCES: dict[str, dict[str, str]] = {
                  "Hierarchy": R, "Catalogue": R},
     POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": RW,
                  "Application": RW, "Contract": RW, "Document": RW,
+                 "Receipt": RW, "Booking": RW,
                  "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
                  "MasterData": RW, "Hierarchy": R, "Catalogue": R},
     COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,
@@ -49,6 +50,8 @@ MENU_ITEMS = {
     "Contracts": ("Business", "Contract"),
     "Contract search": ("Business", "Contract"),
     "Former advisors": ("CRM", "Customer"),
+    "Receipts": ("Commission", "Receipt"),
+    "Bookings": ("Commission", "Booking"),
 }
 
 #: every logged-in user may see its profile, change its password, search lookups.

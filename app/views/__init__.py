@@ -2,7 +2,7 @@
 
 
 def register_views(appbuilder) -> None:
-    from app.views import contracts, crm, documents, intermediaries, products
+    from app.views import contracts, crm, documents, intermediaries, ledger, products
     from app.views.lookup import LookupView
 
     appbuilder.add_view_no_menu(LookupView)
@@ -11,3 +11,4 @@ def register_views(appbuilder) -> None:
     products.register(appbuilder)
     contracts.register(appbuilder)
     documents.register(appbuilder)
+    ledger.register(appbuilder)

@@ -65,7 +65,7 @@ class DocumentView(PoolModelView):
     show_columns = ["download", "description", "content_type", "size", "sha256",
                     "released_to_customer", "created_on", "created_by"]
     edit_columns = ["description", "released_to_customer"]
-    base_permissions = ["can_list", "can_show", "can_edit", "can_delete"]
+    include_route_methods = {"list", "show", "edit", "delete"}
     label_columns = {**LABELS, "download": _l("File")}
     base_order = ("created_on", "desc")
 

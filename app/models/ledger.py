@@ -1,0 +1,154 @@
+"""Receipts (Provisionseingänge) and the ledger of bookings (Buchungen).
+
+Bookings are never changed or deleted: a correction is a new booking that
+names the one it reverses (GoBD). Enforced three times: the session guard
+(app/models/guards.py), database triggers (ledger_triggers below, installed
+by migration), and no write screens or API for bookings.
+"""
+import enum
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Column, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint,
+)
+from sqlalchemy.orm import relationship
+
+from app.models.crm import enum_column
+from app.models.mixins import AuditMixin
+from app.models.products import MONEY, RATE
+
+
+class ReceiptKind(str, enum.Enum):
+    AP = "AP"
+    AP_ZV = "AP_ZV"
+    FP = "FP"
+
+
+class BookingKind(str, enum.Enum):
+    AP = "AP"
+    AP_ZV = "AP_ZV"
+    FP = "FP"
+    OVERRIDE = "OVERRIDE"
+    STORNO = "STORNO"
+    RESERVE_RETAIN = "RESERVE_RETAIN"
+    RESERVE_RELEASE = "RESERVE_RELEASE"
+    FIXUM = "FIXUM"
+    CORRECTION = "CORRECTION"
+
+
+class Receipt(AuditMixin, Model):
+    __tablename__ = "receipt"
+    __scope_parent__ = "contract"
+    id = Column(Integer, primary_key=True)
+    contract_id = Column(Integer, ForeignKey("contract.id"), nullable=False, index=True)
+    contract = relationship("Contract")
+    insurer_id = Column(Integer, ForeignKey("company.id"), nullable=False)
+    kind = enum_column(ReceiptKind, "receipt_kind", nullable=False)
+    amount = Column(MONEY, nullable=False)
+    value_date = Column(Date, nullable=False)
+    source = Column(String(40), nullable=False, default="manual")
+    reference = Column(String(80))
+
+    def validate_row(self, session, is_new):
+        from sqlalchemy import select
+
+        from app.domain.errors import InvalidValueError, N_, RequiredFieldError
+        from app.domain.values import to_decimal
+        from app.models.contracts import Contract
+
+        if not is_new:
+            raise InvalidValueError("receipt", N_(
+                "A booked receipt cannot be changed; enter a correcting receipt."))
+        if self.value_date is None:
+            raise RequiredFieldError("value_date")
+        if to_decimal(self.amount, "amount", 2) is None:
+            raise RequiredFieldError("amount")
+        with session.no_autoflush:
+            contract = session.get(Contract, self.contract_id)
+            self.insurer_id = contract.insurer_id
+            self.reference = (self.reference or "").strip() or None
+            if self.reference and session.execute(select(Receipt.id).where(
+                    Receipt.insurer_id == self.insurer_id,
+                    Receipt.reference == self.reference)).first():
+                raise InvalidValueError("reference", N_(
+                    "This insurer reference has already been booked."))
+
+    __table_args__ = (
+        # A reference of the same insurer is booked once (NULLs are not compared).
+        UniqueConstraint("insurer_id", "reference", name="uq_receipt_insurer_reference"),
+    )
+
+
+class Booking(Model):
+    __tablename__ = "booking"
+    id = Column(Integer, primary_key=True)
+    intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)
+    intermediary = relationship("Intermediary")
+    kind = enum_column(BookingKind, "booking_kind", nullable=False)
+    amount = Column(MONEY, nullable=False)
+    booking_date = Column(Date, nullable=False)
+    contract_id = Column(Integer, ForeignKey("contract.id"), index=True)
+    contract = relationship("Contract")
+    receipt_id = Column(Integer, ForeignKey("receipt.id"), index=True)
+    receipt = relationship("Receipt", backref="bookings")
+    basis = Column(Numeric(16, 4))
+    rate = Column(RATE)
+    receipt_kind = Column(String(6))
+    level_rank = Column(Integer)
+    liability_model_id = Column(Integer, ForeignKey("liability_model.id"))
+    rule = Column(String(120), nullable=False, default="")
+    #: the booking this one cancels (corrections, withdrawn charge-backs)
+    reverses_id = Column(Integer, ForeignKey("booking.id"), unique=True)
+    reverses = relationship("Booking", remote_side=[id], foreign_keys=[reverses_id])
+    #: the AP booking a charge-back or a reserve booking belongs to
+    origin_id = Column(Integer, ForeignKey("booking.id"), index=True)
+    #: FIXUM: the month "YYYY-MM", at most one per intermediary and month
+    fixum_month = Column(String(7))
+    reason = Column(String(200))
+    statement_id = Column(Integer)
+    created_on = Column(Date)
+    created_by_fk = Column(Integer, ForeignKey("ab_user.id"))
+
+    __table_args__ = (
+        UniqueConstraint("intermediary_id", "fixum_month", name="uq_booking_fixum_month"),
+        Index("ix_booking_intermediary_date", "intermediary_id", "booking_date"),
+    )
+
+
+#: Columns a trigger compares: only statement_id may change, once, from NULL.
+IMMUTABLE = ["id", "intermediary_id", "kind", "amount", "booking_date", "contract_id",
+             "receipt_id", "basis", "rate", "receipt_kind", "level_rank", "liability_model_id",
+             "rule", "reverses_id", "origin_id", "fixum_month", "reason", "created_on",
+             "created_by_fk"]
+
+
+def ledger_triggers(dialect: str) -> list[str]:
+    """DDL of the triggers that refuse UPDATE (but setting statement_id once)
+    and DELETE of bookings, in the database itself."""
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" if dialect == "sqlite"
+                          else f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in IMMUTABLE)
+    restated = ("OLD.statement_id IS NOT NULL" if dialect == "sqlite"
+                else "OLD.statement_id IS NOT NULL")
+    if dialect == "sqlite":
+        return [
+            "CREATE TRIGGER booking_no_update BEFORE UPDATE ON booking "
+            f"WHEN {changed} OR {restated} "
+            "BEGIN SELECT RAISE(ABORT, 'bookings are immutable'); END",
+            "CREATE TRIGGER booking_no_delete BEFORE DELETE ON booking "
+            "BEGIN SELECT RAISE(ABORT, 'bookings are immutable'); END",
+        ]
+    return [
+        "CREATE OR REPLACE FUNCTION booking_immutable() RETURNS trigger AS $$ BEGIN "
+        f"IF TG_OP = 'DELETE' OR {changed} OR {restated} THEN "
+        "RAISE EXCEPTION 'bookings are immutable'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER booking_immutable BEFORE UPDATE OR DELETE ON booking "
+        "FOR EACH ROW EXECUTE FUNCTION booking_immutable()",
+    ]
+
+
+def drop_ledger_triggers(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return ["DROP TRIGGER IF EXISTS booking_no_update",
+                "DROP TRIGGER IF EXISTS booking_no_delete"]
+    return ["DROP TRIGGER IF EXISTS booking_immutable ON booking",
+            "DROP FUNCTION IF EXISTS booking_immutable()"]

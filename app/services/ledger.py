@@ -1,0 +1,189 @@
+"""Use cases of the ledger: book a receipt, cancel and uncancel a contract,
+book the month's Fixum. Each loads plain snapshots, calls app/domain, and
+writes new bookings only (never changes one)."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.domain import commission as engine
+from app.domain.errors import N_, InvalidValueError
+from app.domain.liability import LiabilityTerms, charge_back
+from app.extensions import db
+from app.models.contracts import Contract, ContractStatus
+from app.models.intermediaries import Intermediary, IntermediaryRate, IntermediaryStatus
+from app.models.ledger import Booking, BookingKind, Receipt
+from app.models.products import CareerLevel, LiabilityModel, ProductRate
+from app.services.hierarchy import load_hierarchy
+
+#: Liability when neither the rate row nor the insurer names a model: the
+#: legal minimum for life and full health insurance (§ 49 VAG), pro rata.
+DEFAULT_LIABILITY = LiabilityTerms(60, "PRO_RATA")
+
+
+def contract_snapshot(contract: Contract) -> engine.ContractIn:
+    product = contract.product
+    model = (product.commission_model.value if product.commission_model
+             else current_app.config["POOL_COMMISSION_MODEL"])
+    members = tuple((m.intermediary_id, m.share) for m in contract.combination.members) \
+        if contract.combination else ()
+    return engine.ContractIn(
+        id=contract.id, product_id=product.id, insurer_id=product.insurer_id,
+        line_id=product.line_of_business_id, term_months=contract.term_months,
+        start_date=contract.start_date, model=model, intermediary_id=contract.intermediary_id,
+        combination=members, reserve_applies=bool(product.line_of_business.reserve_applies),
+        valuation_sum=contract.valuation_sum, units_per_1000=product.units_per_1000,
+        policed_on=contract.policed_on,
+        insurer_liability_model_id=product.insurer.liability_model_id)
+
+
+def _rows(person_id):
+    if person_id is None:
+        return ()
+    return tuple(r.to_domain() for r in db.session.execute(
+        select(IntermediaryRate).where(IntermediaryRate.intermediary_id == person_id)).scalars())
+
+
+def reserve_held(person_id) -> Decimal:
+    """Reserve currently retained for an intermediary (positive)."""
+    total = db.session.execute(select(func.coalesce(func.sum(Booking.amount), 0)).where(
+        Booking.intermediary_id == person_id,
+        Booking.kind.in_([BookingKind.RESERVE_RETAIN, BookingKind.RESERVE_RELEASE]))).scalar()
+    return -Decimal(total)
+
+
+def recipients(ids) -> dict[int, engine.Recipient]:
+    people = {}
+    for person in db.session.execute(select(Intermediary).where(
+            Intermediary.id.in_(list(ids)))).scalars():
+        people[person.id] = engine.Recipient(
+            person.id, person.status.value, person.reserve_rate or Decimal(0), person.reserve_cap,
+            reserve_held(person.id), _rows(person.id), _rows(person.group_id), person.fixum)
+    return people
+
+
+def product_table(contract: Contract) -> engine.ProductTable:
+    product = contract.product
+    own = db.session.execute(select(ProductRate).where(
+        ProductRate.product_id == product.id)).scalars().all()
+    default = db.session.execute(select(ProductRate).where(
+        ProductRate.line_of_business_id == product.line_of_business_id)).scalars().all()
+    rates = {r.career_level_id: {"ap_rate": r.ap_rate, "ap_zv_rate": r.ap_zv_rate,
+                                 "fp_rate": r.fp_rate} for r in default}
+    rates.update({r.career_level_id: {"ap_rate": r.ap_rate, "ap_zv_rate": r.ap_zv_rate,
+                                      "fp_rate": r.fp_rate} for r in own})
+    levels = {lid: (rank, value) for lid, rank, value in db.session.execute(
+        select(CareerLevel.id, CareerLevel.rank, CareerLevel.value_per_unit)).all()}
+    return engine.ProductTable(rates, levels)
+
+
+def _booking(line: engine.Line, contract_id, receipt=None) -> Booking:
+    return Booking(intermediary_id=line.intermediary_id, kind=BookingKind(line.kind),
+                   amount=line.amount, booking_date=line.booking_date, contract_id=contract_id,
+                   receipt=receipt, basis=line.basis, rate=line.rate,
+                   receipt_kind=line.receipt_kind, level_rank=line.level_rank,
+                   liability_model_id=line.liability_model_id, rule=line.rule[:120],
+                   created_on=date.today())
+
+
+def bookings_for_receipt(receipt: Receipt) -> tuple[list[Booking], list[int]]:
+    """The bookings of a new receipt (not yet committed) and the intermediaries
+    without a rate. The caller commits receipt and bookings together."""
+    contract = receipt.contract
+    snapshot = contract_snapshot(contract)
+    ids = {m for m, _ in snapshot.combination} or {snapshot.intermediary_id}
+    people = recipients(i for i in ids if i is not None)
+    hierarchy = table = None
+    if snapshot.model != "contract_percent":
+        hierarchy, table = load_hierarchy(), product_table(contract)
+        people.update(recipients({e.intermediary_id for i in ids if i
+                                  for e in hierarchy.chain(i, receipt.value_date)}))
+    result = engine.book_receipt(
+        engine.ReceiptIn(receipt.kind.value, Decimal(receipt.amount), receipt.value_date),
+        snapshot, people, hierarchy, table)
+    return [_booking(line, contract.id, receipt) for line in result.lines], result.missing_rates
+
+
+def liability_terms(model_id) -> LiabilityTerms:
+    model = db.session.get(LiabilityModel, model_id) if model_id else None
+    if model is None:
+        return DEFAULT_LIABILITY
+    stages = tuple((s["months"], s["percent"]) for s in (model.stages or ()))
+    return LiabilityTerms(model.months, model.method.value, model.full_months, stages)
+
+
+def cancel_contract(contract: Contract, day: date, reason: str | None = None) -> list[Booking]:
+    """Cancel with charge-backs of every AP (and AP overrides) by the liability
+    model each booking recorded. Cancelling again changes nothing. One commit."""
+    if contract.status == ContractStatus.CANCELLED:
+        return []
+    if day < contract.start_date:
+        raise InvalidValueError("date", N_("The cancellation date is before the start."))
+    acquisition = db.session.execute(select(Booking).where(
+        Booking.contract_id == contract.id,
+        Booking.kind.in_([BookingKind.AP, BookingKind.AP_ZV, BookingKind.OVERRIDE]),
+        Booking.reverses_id.is_(None))).scalars().all()
+    made = []
+    for booking in acquisition:
+        if booking.kind == BookingKind.OVERRIDE and booking.receipt_kind not in ("AP", "AP_ZV"):
+            continue
+        amount = charge_back(booking.amount, liability_terms(booking.liability_model_id),
+                             contract.start_date, day)
+        if amount:
+            made.append(Booking(
+                intermediary_id=booking.intermediary_id, kind=BookingKind.STORNO, amount=amount,
+                booking_date=day, contract_id=contract.id, origin_id=booking.id,
+                basis=booking.amount, liability_model_id=booking.liability_model_id,
+                rule="storno", reason=(reason or "")[:200] or None, created_on=date.today()))
+    contract.status = ContractStatus.CANCELLED
+    contract.cancelled_on = day
+    db.session.add_all(made)
+    db.session.commit()
+    return made
+
+
+def uncancel_contract(contract: Contract) -> list[Booking]:
+    """Withdraw the cancellation: reverse its charge-backs (new bookings)."""
+    if contract.status != ContractStatus.CANCELLED:
+        return []
+    reversed_ids = select(Booking.reverses_id).where(Booking.reverses_id.isnot(None))
+    open_stornos = db.session.execute(select(Booking).where(
+        Booking.contract_id == contract.id, Booking.kind == BookingKind.STORNO,
+        Booking.id.not_in(reversed_ids))).scalars().all()
+    made = [Booking(intermediary_id=b.intermediary_id, kind=BookingKind.STORNO,
+                    amount=-b.amount, booking_date=date.today(), contract_id=contract.id,
+                    reverses_id=b.id, origin_id=b.origin_id, rule="storno withdrawn",
+                    created_on=date.today()) for b in open_stornos]
+    contract.status = ContractStatus.ACTIVE
+    contract.cancelled_on = None
+    db.session.add_all(made)
+    db.session.commit()
+    return made
+
+
+def book_fixum(month: str) -> list[Booking]:
+    """The month's Fixum for ACTIVE intermediaries, once per intermediary and
+    month (the unique constraint makes a second run book nothing)."""
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        first = date(year, mon, 1)
+    except (ValueError, AttributeError):
+        raise InvalidValueError("month", N_("Give a month as YYYY-MM.")) from None
+    key = f"{first:%Y-%m}"
+    done = set(db.session.execute(select(Booking.intermediary_id).where(
+        Booking.fixum_month == key)).scalars())
+    people = db.session.execute(select(Intermediary).where(
+        Intermediary.status == IntermediaryStatus.ACTIVE, Intermediary.fixum != 0)).scalars()
+    lines = engine.fixum_lines([engine.Recipient(p.id, p.status.value, fixum=p.fixum)
+                                for p in people if p.id not in done], first)
+    made = []
+    for line in lines:
+        booking = _booking(line, None)
+        booking.fixum_month = key
+        made.append(booking)
+    db.session.add_all(made)
+    db.session.commit()
+    return made

@@ -1,0 +1,208 @@
+"""Receipts (booked on save), the read-only ledger, and the actions cancel,
+uncancel and Fixum."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import request
+from flask_appbuilder.api import BaseApi, expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+
+from app.domain.errors import DomainError, N_, InvalidValueError
+from app.extensions import db
+from app.models.contracts import Contract
+from app.models.ledger import Booking, Receipt
+from app.services.ledger import (
+    book_fixum, bookings_for_receipt, cancel_contract, uncancel_contract,
+)
+from app.views.base import PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible
+from app.views.lookup import lookup_field
+
+LABELS = {"contract": _l("Contract"), "contract.policy_number": _l("Contract"),
+          "kind": _l("Kind"), "amount": _l("Amount €"), "value_date": _l("Value date"),
+          "reference": _l("Insurer reference"), "source": _l("Source"),
+          "intermediary": _l("Intermediary"), "intermediary.name": _l("Intermediary"),
+          "booking_date": _l("Booking date"), "basis": _l("Basis"), "rate": _l("Rate %"),
+          "rule": _l("Rule"), "receipt_kind": _l("From receipt kind"),
+          "level_rank": _l("Level"), "reverses": _l("Reverses")}
+
+
+class ReceiptView(PoolModelView):
+    datamodel = datamodel(Receipt, eager=("contract",))
+    class_permission_name = "Receipt"
+    list_title = _l("Receipts")
+    show_title = add_title = _l("Receipt")
+    label_columns = LABELS
+    include_route_methods = {"list", "show", "add"}
+    list_columns = ["contract.policy_number", "kind", "amount", "value_date", "reference"]
+    show_columns = ["contract", "kind", "amount", "value_date", "reference", "source"]
+    add_columns = ["contract", "kind", "amount", "value_date", "reference"]
+    search_columns = ["kind", "value_date", "reference"]
+    base_order = ("value_date", "desc")
+    add_form_extra_fields = {"contract": lookup_field("Contract", "contract", required=True)}
+
+    def pre_add(self, item):
+        item.source = "manual"
+        db.session.add(item)
+        bookings, _missing = bookings_for_receipt(item)
+        db.session.add_all(bookings)
+
+
+class BookingView(PoolModelView):
+    """An intermediary's account (Kontoauszug): read only."""
+
+    datamodel = datamodel(Booking, eager=("intermediary", "contract"))
+    class_permission_name = "Booking"
+    list_title = _l("Bookings")
+    show_title = _l("Booking")
+    label_columns = LABELS
+    include_route_methods = {"list", "show"}
+    list_columns = ["booking_date", "intermediary.name", "kind", "amount",
+                    "contract.policy_number", "rate", "rule"]
+    show_columns = ["booking_date", "intermediary", "kind", "amount", "contract", "basis",
+                    "rate", "receipt_kind", "level_rank", "rule", "reverses"]
+    search_columns = ["intermediary", "kind", "booking_date"]
+    base_order = ("booking_date", "desc")
+
+
+class ReceiptApi(PoolModelRestApi):
+    resource_name = "receipt"
+    datamodel = datamodel(Receipt)
+    class_permission_name = "Receipt"
+    include_route_methods = {"get", "get_list", "post", "info"}
+    list_columns = show_columns = ["id", "contract.id", "kind", "amount", "value_date",
+                                   "reference", "source"]
+    add_columns = ["contract", "kind", "amount", "value_date", "reference"]
+    search_columns = ["contract", "kind", "value_date", "reference"]
+    order_columns = ["id", "value_date"]
+
+    def pre_add(self, item):
+        # The receipt and its bookings commit together (datamodel.add).
+        item.source = "api"
+        db.session.add(item)
+        bookings, missing = bookings_for_receipt(item)
+        db.session.add_all(bookings)
+        self._missing = missing
+
+
+class BookingApi(PoolModelRestApi):
+    resource_name = "booking"
+    datamodel = datamodel(Booking)
+    class_permission_name = "Booking"
+    include_route_methods = {"get", "get_list", "info"}
+    list_columns = show_columns = [
+        "id", "intermediary.id", "kind", "amount", "booking_date", "contract.id", "receipt.id",
+        "reverses.id", "statement_id", "basis", "rate", "receipt_kind", "level_rank", "rule"]
+    search_columns = ["intermediary", "kind", "booking_date", "contract", "receipt"]
+    order_columns = ["id", "booking_date"]
+
+
+def _day(value, field="date"):
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidValueError(field, N_("Give a date as YYYY-MM-DD.")) from None
+
+
+class ContractActionsApi(BaseApi):
+    """POST /api/v1/contract/<id>/cancel and /uncancel."""
+
+    resource_name = "contract"
+    class_permission_name = "Contract"
+    method_permission_name = {"cancel": "write", "uncancel": "write"}
+
+    def _refuse(self, exc):
+        db.session.rollback()
+        return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
+
+    @expose("/<int:pk>/cancel", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("cancel")
+    def cancel(self, pk):
+        """Cancel with charge-backs; cancelling again changes nothing.
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {date: {type: string, format: date}, reason: {type: string}}}
+          responses:
+            200: {description: Cancelled}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        contract = get_visible(Contract, pk)
+        if contract is None:
+            return self.response_404()
+        data = request.get_json(silent=True) or {}
+        try:
+            made = cancel_contract(contract, _day(data.get("date")), data.get("reason"))
+        except DomainError as exc:
+            return self._refuse(exc)
+        return self.response(200, id=contract.id, status=contract.status.value,
+                             bookings=[{"id": b.id, "intermediary": b.intermediary_id,
+                                        "amount": str(b.amount)} for b in made])
+
+    @expose("/<int:pk>/uncancel", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("uncancel")
+    def uncancel(self, pk):
+        """Withdraw the cancellation, reversing its charge-backs.
+        ---
+        post:
+          responses:
+            200: {description: Withdrawn}
+            404: {$ref: '#/components/responses/404'}
+        """
+        contract = get_visible(Contract, pk)
+        if contract is None:
+            return self.response_404()
+        made = uncancel_contract(contract)
+        return self.response(200, id=contract.id, status=contract.status.value,
+                             bookings=[{"id": b.id, "amount": str(b.amount)} for b in made])
+
+
+class FixumApi(BaseApi):
+    resource_name = "fixum"
+    class_permission_name = "Booking"
+    method_permission_name = {"book": "write"}
+
+    @expose("/book", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("book")
+    def book(self):
+        """Fixum bookings for a month (once per intermediary and month).
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {month: {type: string}}}
+          responses:
+            200: {description: Booked}
+            422: {$ref: '#/components/responses/422'}
+        """
+        data = request.get_json(silent=True) or {}
+        try:
+            made = book_fixum(str(data.get("month", "")))
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response_422(message={exc.field: [error_text(exc)]})
+        return self.response(200, month=data.get("month"), booked=len(made))
+
+
+def register(appbuilder):
+    from app.views.lookup import register_lookup
+
+    register_lookup("contract", Contract, "Contract", [Contract.policy_number],
+                    [Contract.policy_number])
+    appbuilder.add_view(ReceiptView, "Receipts", label=_l("Receipts"), icon="fa-coins",
+                        category="Commission", category_label=_l("Commission"))
+    appbuilder.add_view(BookingView, "Bookings", label=_l("Bookings"), icon="fa-book-open",
+                        category="Commission")
+    for api in (ReceiptApi, BookingApi, ContractActionsApi, FixumApi):
+        appbuilder.add_api(api)

@@ -1,0 +1,162 @@
+"""The commission engine through the REST API on a fresh database:
+worked example 1 and the cancellation example of domain.md."""
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.domain.errors import DomainError
+
+from app.extensions import db
+from app.models.contracts import Contract
+from app.models.crm import CompanyKind
+from app.models.intermediaries import IntermediaryRate
+from app.models.ledger import Booking
+from app.models.products import Product
+from tests.factories import api_token, make_company, make_customer, make_staff
+from tests.masterdata import line, person, pool_with_products
+
+
+@pytest.fixture
+def env(app, client):
+    pool, alpha, product = pool_with_products()
+    beta = make_company("Beta", CompanyKind.INSURER, parent=pool)
+    liability = Product(insurer=beta, line_of_business=line("040"), key="PH", name="PH")
+    car = Product(insurer=beta, line_of_business=line("050"), key="KFZ", name="KFZ")
+    db.session.add_all([liability, car])
+    group = person(pool, "Gruppe", "GROUP")
+    a = person(pool, "A", group=group)
+    a.reserve_rate = Decimal(10)
+    a.fixum = Decimal("250.00")
+    db.session.add_all([
+        IntermediaryRate(intermediary=a, insurer=alpha, line_of_business=line("010"),
+                         ap_rate=80),
+        IntermediaryRate(intermediary=group, line_of_business=line("040"), fp_rate=70)])
+    db.session.commit()
+    customer = make_customer(pool, "Kunde", intermediary=a)
+    make_staff(pool, "Pool staff", "ps")
+    contracts = {}
+    for number, prod in (("L-1", product), ("H-1", liability), ("K-1", car)):
+        contracts[number] = Contract(policy_number=number, customer=customer, product=prod,
+                                     start_date=date(2026, 1, 1), term_months=120,
+                                     managing_company=pool)
+    db.session.add_all(contracts.values())
+    db.session.commit()
+    return dict(a=a, contracts=contracts, auth=api_token(client, "ps"))
+
+
+def receipt(client, env, number, kind, amount, **kw):
+    body = {"contract": env["contracts"][number].id, "kind": kind, "amount": amount,
+            "value_date": "2026-10-05"}
+    body.update(kw)
+    return client.post("/api/v1/receipt/", headers=env["auth"], json=body)
+
+
+def bookings(env):
+    db.session.expire_all()
+    return sorted((b.kind.value, str(b.amount)) for b in db.session.query(Booking).filter_by(
+        intermediary_id=env["a"].id))
+
+
+def test_worked_example_1_through_the_api(client, env):
+    assert receipt(client, env, "L-1", "AP", "1234.56", reference="R1").status_code == 201
+    assert bookings(env) == [("AP", "987.65"), ("RESERVE_RETAIN", "-98.77")]
+    assert receipt(client, env, "H-1", "FP", "100.00").status_code == 201
+    assert ("FP", "70.00") in bookings(env)
+    resp = receipt(client, env, "K-1", "AP", "50.00")
+    assert resp.status_code == 201
+    assert len(bookings(env)) == 3  # no rate anywhere for line 050: nothing booked
+    listed = client.get("/api/v1/booking/", headers=env["auth"]).json
+    assert {r["amount"] for r in listed["result"]} == {"987.65", "-98.77", "70.00"}
+
+
+def test_the_cancellation_example_and_its_withdrawal(client, env):
+    receipt(client, env, "L-1", "AP", "1234.56")
+    pk = env["contracts"]["L-1"].id
+    resp = client.post(f"/api/v1/contract/{pk}/cancel", json={"date": "2027-03-01"},
+                       headers=env["auth"])
+    assert resp.status_code == 200, resp.json
+    assert [b["amount"] for b in resp.json["bookings"]] == ["-757.20"]
+    again = client.post(f"/api/v1/contract/{pk}/cancel", json={"date": "2027-04-01"},
+                        headers=env["auth"])
+    assert again.json["bookings"] == []  # cancelling twice changes nothing
+    resp = client.post(f"/api/v1/contract/{pk}/uncancel", headers=env["auth"])
+    assert [b["amount"] for b in resp.json["bookings"]] == ["757.20"]
+    stornos = [b for k, b in bookings(env) if k == "STORNO"]
+    assert sorted(stornos) == ["-757.20", "757.20"]
+
+
+def test_a_cancellation_before_the_start_is_refused(client, env):
+    pk = env["contracts"]["L-1"].id
+    resp = client.post(f"/api/v1/contract/{pk}/cancel", json={"date": "2025-12-31"},
+                       headers=env["auth"])
+    assert resp.status_code == 422 and "date" in resp.json["message"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"amount": "12.345"}, "amount"), ({"amount": "zwölf"}, "amount"), ({"kind": "BONUS"}, "kind"),
+    ({"value_date": "05.10.2026"}, "value_date"), ({"contract": 987654}, "contract"),
+])
+def test_bad_receipts_book_nothing(client, env, body, field):
+    full = {"contract": env["contracts"]["L-1"].id, "kind": "AP", "amount": "100.00",
+            "value_date": "2026-10-05", **body}
+    resp = client.post("/api/v1/receipt/", headers=env["auth"], json=full)
+    assert resp.status_code == 422 and field in resp.json["message"], resp.json
+    assert bookings(env) == []
+
+
+def test_a_duplicate_insurer_reference_is_refused(client, env):
+    assert receipt(client, env, "L-1", "AP", "10.00", reference="X-1").status_code == 201
+    resp = receipt(client, env, "L-1", "FP", "10.00", reference="X-1")
+    assert resp.status_code == 422 and "reference" in resp.json["message"]
+    assert len(bookings(env)) == 2
+
+
+def test_fixum_is_booked_once_per_month(client, env):
+    resp = client.post("/api/v1/fixum/book", json={"month": "2026-10"}, headers=env["auth"])
+    assert resp.status_code == 200 and resp.json["booked"] == 1
+    resp = client.post("/api/v1/fixum/book", json={"month": "2026-10"}, headers=env["auth"])
+    assert resp.json["booked"] == 0
+    assert client.post("/api/v1/fixum/book", json={"month": "Oktober"},
+                       headers=env["auth"]).status_code == 422
+    assert bookings(env) == [("FIXUM", "250.00")]
+
+
+def test_bookings_cannot_be_changed_or_deleted_by_orm_sql_or_api(client, env):
+    receipt(client, env, "L-1", "AP", "1234.56")
+    booking = db.session.query(Booking).filter_by(kind="AP").one()
+    booking.amount = Decimal("1.00")
+    with pytest.raises(DomainError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.query(Booking).filter_by(kind="AP").one())
+    with pytest.raises(DomainError):
+        db.session.commit()
+    db.session.rollback()
+    for sql in ("UPDATE booking SET amount = 1", "DELETE FROM booking"):
+        with pytest.raises(DBAPIError, match="immutable"):
+            with db.engine.begin() as conn:
+                conn.execute(text(sql))
+    assert client.put(f"/api/v1/booking/{booking.id}", json={"amount": "1"},
+                      headers=env["auth"]).status_code in (404, 405)
+    assert client.delete(f"/api/v1/booking/{booking.id}",
+                         headers=env["auth"]).status_code in (404, 405)
+    assert ("AP", "987.65") in bookings(env)
+
+
+def test_the_screens_book_a_receipt_and_cannot_change_bookings(client, env):
+    from tests.factories import ui_login
+    ui_login(client, "ps")
+    resp = client.post("/receiptview/add", data={
+        "contract": env["contracts"]["L-1"].id, "kind": "AP", "amount": "1.234,56",
+        "value_date": "2026-10-05", "reference": "UI-1"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-1500:]
+    assert bookings(env) == [("AP", "987.65"), ("RESERVE_RETAIN", "-98.77")]
+    booking = db.session.query(Booking).filter_by(kind="AP").one()
+    assert client.get("/bookingview/list/").status_code == 200
+    assert "987,65" in client.get("/bookingview/list/").get_data(as_text=True)
+    for url in (f"/bookingview/edit/{booking.id}", f"/bookingview/delete/{booking.id}"):
+        assert client.post(url, data={"amount": "1"}).status_code in (302, 403, 404, 405)
+    assert bookings(env) == [("AP", "987.65"), ("RESERVE_RETAIN", "-98.77")]
