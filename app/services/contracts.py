@@ -31,5 +31,9 @@ def transition_application(application: Application, to: str,
             managing_company=pool_company())
         db.session.add(contract)
         application.contract = contract
+        db.session.flush()
+        from app.services.ledger import bookings_for_policing
+
+        db.session.add_all(bookings_for_policing(contract))
     db.session.commit()
     return contract

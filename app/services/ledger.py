@@ -187,3 +187,19 @@ def book_fixum(month: str) -> list[Booking]:
     db.session.add_all(made)
     db.session.commit()
     return made
+
+
+def bookings_for_policing(contract: Contract) -> list[Booking]:
+    """Product units model: the AP bookings of a contract at its policing
+    (not committed: the caller commits them with the contract)."""
+    snapshot = contract_snapshot(contract)
+    if snapshot.model != "product_units" or contract.status != ContractStatus.ACTIVE:
+        return []
+    if snapshot.policed_on is None:
+        snapshot = engine.ContractIn(**{**snapshot.__dict__, "policed_on": date.today()})
+    result = engine.police_units(snapshot, load_hierarchy(), product_table(contract))
+    return [Booking(intermediary_id=line.intermediary_id, kind=BookingKind(line.kind),
+                    amount=line.amount, booking_date=line.booking_date, contract=contract,
+                    basis=line.basis, rate=None, receipt_kind=line.receipt_kind,
+                    level_rank=line.level_rank, rule=line.rule, created_on=date.today())
+            for line in result.lines]

@@ -2,6 +2,8 @@
 search, and the report of customers still assigned to FORMER intermediaries."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import protect, safe
@@ -155,6 +157,20 @@ class ContractView(PoolModelView):
     def pre_add(self, item):
         if item.managing_company is None:
             item.managing_company = default_company()
+        police(item)
+
+
+def police(item):
+    """Units model: the AP of a new contract is booked at its policing, in the
+    same transaction as the contract."""
+    from app.services.ledger import bookings_for_policing
+
+    db.session.add(item)
+    with db.session.no_autoflush:
+        if item.product is not None and item.policed_on is None:
+            item.policed_on = date.today()
+    db.session.flush()
+    db.session.add_all(bookings_for_policing(item))
 
 
 # --- REST API ---------------------------------------------------------------------
@@ -230,6 +246,7 @@ class ContractApi(PoolModelRestApi):
     def pre_add(self, item):
         if item.managing_company is None:
             item.managing_company = default_company()
+        police(item)
 
 
 # --- contract search -----------------------------------------------------------------

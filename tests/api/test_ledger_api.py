@@ -160,3 +160,68 @@ def test_the_screens_book_a_receipt_and_cannot_change_bookings(client, env):
     for url in (f"/bookingview/edit/{booking.id}", f"/bookingview/delete/{booking.id}"):
         assert client.post(url, data={"amount": "1"}).status_code in (302, 403, 404, 405)
     assert bookings(env) == [("AP", "987.65"), ("RESERVE_RETAIN", "-98.77")]
+
+
+@pytest.fixture
+def chain(app, client):
+    """Worked examples 2 to 4: A (1) -> B (2) -> C (3); from 2026-11-01 A (2) -> C."""
+    from app.models.products import ProductRate
+    from tests.masterdata import entry, levels
+    pool, alpha, product = pool_with_products()
+    product.commission_model = "product_rate"
+    units = Product(insurer=alpha, line_of_business=line("010"), key="U", name="Einheiten",
+                    commission_model="product_units", units_per_1000=Decimal("2.5"))
+    db.session.add(units)
+    l1, l2, l3 = levels()
+    l1.value_per_unit, l2.value_per_unit, l3.value_per_unit = 20, 26, 30
+    for level, rate in ((l1, 40), (l2, 55), (l3, 70)):
+        db.session.add(ProductRate(line_of_business=line("010"), career_level=level,
+                                   ap_rate=rate))
+    a, b, c = person(pool, "A"), person(pool, "B"), person(pool, "C")
+    entry(c, date(2026, 1, 1), l3)
+    entry(b, date(2026, 1, 1), l2, c)
+    entry(a, date(2026, 1, 1), l1, b)
+    entry(a, date(2026, 11, 1), l2, c)
+    customer = make_customer(pool, "Kunde", intermediary=a)
+    make_staff(pool, "Pool staff", "ps")
+    contract = Contract(policy_number="D-1", customer=customer, product=product,
+                        start_date=date(2026, 1, 1), managing_company=pool)
+    db.session.add(contract)
+    db.session.commit()
+    return dict(a=a, b=b, c=c, contract=contract, customer=customer, units=units, pool=pool,
+                auth=api_token(client, "ps"))
+
+
+def amounts_of(chain_env, receipt_id=None):
+    db.session.expire_all()
+    out = {}
+    query = db.session.query(Booking)
+    if receipt_id:
+        query = query.filter_by(receipt_id=receipt_id)
+    for b in query:
+        name = {chain_env["a"].id: "A", chain_env["b"].id: "B", chain_env["c"].id: "C"}[
+            b.intermediary_id]
+        out[name] = out.get(name, Decimal(0)) + b.amount
+    return out
+
+
+@pytest.mark.parametrize("day, expected", [
+    ("2026-10-31", {"A": Decimal("400.00"), "B": Decimal("150.00"), "C": Decimal("150.00")}),
+    ("2026-11-05", {"A": Decimal("550.00"), "C": Decimal("150.00")}),
+])
+def test_worked_examples_2_and_3_through_the_api(client, chain, day, expected):
+    resp = client.post("/api/v1/receipt/", headers=chain["auth"], json={
+        "contract": chain["contract"].id, "kind": "AP", "amount": "1000.00", "value_date": day})
+    assert resp.status_code == 201, resp.json
+    assert amounts_of(chain, resp.json["id"]) == expected
+
+
+def test_worked_example_4_units_booked_at_policing_through_the_api(client, chain):
+    resp = client.post("/api/v1/contract/", headers=chain["auth"], json={
+        "policy_number": "U-1", "customer": chain["customer"].id, "product": chain["units"].id,
+        "start_date": "2026-02-01", "policed_on": "2026-02-01", "valuation_sum": "48000.00"})
+    assert resp.status_code == 201, resp.json
+    assert amounts_of(chain) == {"A": Decimal("2400.00"), "B": Decimal("720.00"),
+                                 "C": Decimal("480.00")}
+    db.session.expire_all()
+    assert {b.booking_date for b in db.session.query(Booking)} == {date(2026, 2, 1)}
