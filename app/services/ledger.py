@@ -203,3 +203,104 @@ def bookings_for_policing(contract: Contract) -> list[Booking]:
                     basis=line.basis, rate=None, receipt_kind=line.receipt_kind,
                     level_rank=line.level_rank, rule=line.rule, created_on=date.today())
             for line in result.lines]
+
+
+def book_receipts(rows, progress=None) -> dict:
+    """Book many receipts in one transaction, set-based: snapshots, rates and
+    the hierarchy are loaded once, receipts and bookings inserted in bulk
+    (no ORM object per row). Rows: dicts with contract_id, kind, amount,
+    value_date, reference (optional), source. A reference an insurer has
+    already sent, or that repeats in the batch, is skipped and reported.
+    Returns {"receipts", "bookings", "skipped": [references], "missing_rates": n}."""
+    from sqlalchemy import insert
+    from sqlalchemy.orm import selectinload
+
+    from app.models.products import Product
+
+    from app.domain.values import to_decimal
+
+    rows = list(rows)
+    for number, row in enumerate(rows, 1):
+        # Imports check their lines before; this guards direct callers too.
+        try:
+            to_decimal(row["amount"], "amount", 2)
+            if row["kind"] not in ("AP", "AP_ZV", "FP"):
+                raise InvalidValueError("kind", N_("Not a valid choice."))
+            if not isinstance(row["value_date"], date):
+                raise InvalidValueError("value_date", N_("Give a date as YYYY-MM-DD."))
+        except InvalidValueError as exc:
+            exc.params = {**exc.params, "line": number}
+            exc.field = f"line {number}: {exc.field}"
+            raise
+    contract_ids = {r["contract_id"] for r in rows}
+    contracts = {}
+    for start in range(0, len(contract_ids), 5000):
+        chunk = list(contract_ids)[start:start + 5000]
+        for c in db.session.execute(select(Contract).where(Contract.id.in_(chunk)).options(
+                selectinload(Contract.product).selectinload(Product.line_of_business),
+                selectinload(Contract.product).selectinload(Product.insurer),
+                selectinload(Contract.combination))).scalars():
+            contracts[c.id] = c
+    snapshots = {cid: contract_snapshot(c) for cid, c in contracts.items()}
+    seen = set(db.session.execute(select(Receipt.insurer_id, Receipt.reference).where(
+        Receipt.reference.isnot(None))).all())
+    people = {}
+    person_ids = {s.intermediary_id for s in snapshots.values()} | {
+        m for s in snapshots.values() for m, _ in s.combination}
+    hierarchy = None
+    if any(s.model != "contract_percent" for s in snapshots.values()):
+        hierarchy = load_hierarchy()
+        person_ids |= {e.intermediary_id for entries in hierarchy._entries.values()
+                       for e in entries}
+    person_ids.discard(None)
+    for start in range(0, len(person_ids), 5000):
+        people.update(recipients(list(person_ids)[start:start + 5000]))
+    tables = {}
+    receipts, lines, skipped, missing = [], [], [], 0
+    for row in rows:
+        snapshot = snapshots[row["contract_id"]]
+        key = (snapshot.insurer_id, row.get("reference"))
+        if row.get("reference"):
+            if key in seen:
+                skipped.append(row["reference"])
+                continue
+            seen.add(key)
+        receipt_in = engine.ReceiptIn(row["kind"], Decimal(row["amount"]), row["value_date"])
+        table = None
+        if snapshot.model != "contract_percent":
+            table = tables.get(snapshot.product_id)
+            if table is None:
+                table = tables[snapshot.product_id] = product_table(contracts[row["contract_id"]])
+        result = engine.book_receipt(receipt_in, snapshot, people, hierarchy, table)
+        missing += len(result.missing_rates)
+        receipts.append({"contract_id": snapshot.id, "insurer_id": snapshot.insurer_id,
+                         "kind": row["kind"], "amount": Decimal(row["amount"]),
+                         "value_date": row["value_date"], "reference": row.get("reference"),
+                         "source": row.get("source", "import"), "created_on": _now(),
+                         "changed_on": _now()})
+        lines.append(result.lines)
+        if progress and len(receipts) % 10_000 == 0:
+            progress(len(receipts))
+    ids = []
+    for start in range(0, len(receipts), 10_000):
+        ids += db.session.execute(insert(Receipt).returning(Receipt.id, sort_by_parameter_order=True),
+                                  receipts[start:start + 10_000]).scalars().all()
+    today = date.today()
+    booking_rows = [
+        {"intermediary_id": ln.intermediary_id, "kind": ln.kind, "amount": ln.amount,
+         "booking_date": ln.booking_date, "contract_id": receipts[i]["contract_id"],
+         "receipt_id": ids[i], "basis": ln.basis, "rate": ln.rate,
+         "receipt_kind": ln.receipt_kind, "level_rank": ln.level_rank,
+         "liability_model_id": ln.liability_model_id, "rule": ln.rule[:120],
+         "created_on": today}
+        for i, receipt_lines in enumerate(lines) for ln in receipt_lines]
+    for start in range(0, len(booking_rows), 20_000):
+        db.session.execute(insert(Booking), booking_rows[start:start + 20_000])
+    db.session.commit()
+    return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": skipped,
+            "missing_rates": missing}
+
+
+def _now():
+    from app.models.mixins import _now as now
+    return now()

@@ -225,3 +225,19 @@ def test_worked_example_4_units_booked_at_policing_through_the_api(client, chain
                                  "C": Decimal("480.00")}
     db.session.expire_all()
     assert {b.booking_date for b in db.session.query(Booking)} == {date(2026, 2, 1)}
+
+
+def test_a_batch_books_like_single_receipts_and_skips_known_references(client, env):
+    from app.services.ledger import book_receipts
+    rows = [{"contract_id": env["contracts"]["L-1"].id, "kind": "AP", "amount": "1234.56",
+             "value_date": date(2026, 10, 5), "reference": "B-1"},
+            {"contract_id": env["contracts"]["H-1"].id, "kind": "FP", "amount": "100.00",
+             "value_date": date(2026, 10, 5), "reference": "B-2"},
+            {"contract_id": env["contracts"]["H-1"].id, "kind": "FP", "amount": "100.00",
+             "value_date": date(2026, 10, 5), "reference": "B-2"}]
+    report = book_receipts(rows)
+    assert (report["receipts"], report["bookings"], report["skipped"]) == (2, 3, ["B-2"])
+    assert bookings(env) == [("AP", "987.65"), ("FP", "70.00"), ("RESERVE_RETAIN", "-98.77")]
+    again = book_receipts(rows)   # booking the same receipts twice books once
+    assert again["receipts"] == 0 and sorted(again["skipped"]) == ["B-1", "B-2", "B-2"]
+    assert len(bookings(env)) == 3
