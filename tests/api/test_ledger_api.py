@@ -30,10 +30,10 @@ def env(app, client):
     a = person(pool, "A", group=group)
     a.reserve_rate = Decimal(10)
     a.fixum = Decimal("250.00")
+    life, liability_line = line("010"), line("040")
     db.session.add_all([
-        IntermediaryRate(intermediary=a, insurer=alpha, line_of_business=line("010"),
-                         ap_rate=80),
-        IntermediaryRate(intermediary=group, line_of_business=line("040"), fp_rate=70)])
+        IntermediaryRate(intermediary=a, insurer=alpha, line_of_business=life, ap_rate=80),
+        IntermediaryRate(intermediary=group, line_of_business=liability_line, fp_rate=70)])
     db.session.commit()
     customer = make_customer(pool, "Kunde", intermediary=a)
     make_staff(pool, "Pool staff", "ps")
