@@ -37,3 +37,43 @@ def demo_data_command(size):
         click.echo(f"  {role:<15} {username:<14} {password}")
     if current_app.config.get("SECRET_KEY"):
         click.echo("(Passwords are derived from this installation's SECRET_KEY.)")
+
+
+@pool.command("book-fixum")
+@click.option("--month", required=True, help="YYYY-MM")
+def book_fixum_command(month):
+    """Fixum bookings for a month (once per intermediary and month)."""
+    from app.domain.errors import DomainError
+    from app.services.ledger import book_fixum
+
+    try:
+        made = book_fixum(month)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Fixum {month}: {len(made)} bookings.")
+
+
+@pool.command("release-reserves")
+@click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today)")
+def release_reserves_command(day):
+    """Release reserves whose liability period has ended."""
+    from datetime import date
+
+    from app.services.ledger import release_reserves
+
+    made = release_reserves(date.fromisoformat(day) if day else date.today())
+    click.echo(f"{len(made)} reserves released.")
+
+
+@pool.command("scheduler")
+def scheduler_command():
+    """Run the scheduler as its own single process (Fixum, reserve releases)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from app.jobs.ledger import schedule
+
+    scheduler = BlockingScheduler(timezone=current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    schedule(scheduler, current_app._get_current_object())
+    for job in scheduler.get_jobs():
+        click.echo(f"scheduled: {job.id} ({job.trigger})")
+    scheduler.start()

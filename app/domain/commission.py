@@ -210,8 +210,9 @@ def _retain_reserve(contract, recipients, result):
         if retain > 0:
             held[person.id] += retain
             result.lines.append(Line(person.id, RESERVE_RETAIN, -retain, line.booking_date,
-                                     line.amount, person.reserve_rate,
-                                     receipt_kind=kind, rule="reserve"))
+                                     line.amount, person.reserve_rate, receipt_kind=kind,
+                                     liability_model_id=line.liability_model_id,
+                                     rule="reserve"))
 
 
 def fixum_lines(people: Sequence[Recipient], month_start: date) -> list[Line]:

@@ -54,3 +54,13 @@ def charge_back(amount: Decimal, terms: LiabilityTerms, start: date, cancelled: 
     """The (negative) charge-back of a booked AP amount; never more than it."""
     fraction = liable_fraction(terms, full_months_between(start, cancelled))
     return -money(Decimal(amount) * fraction)
+
+
+def liability_end(start: date, terms: LiabilityTerms) -> date:
+    """The day the liability period ends (start + months), e.g. when a
+    cancellation reserve retained for it is released."""
+    month = start.month - 1 + terms.months
+    year, month = start.year + month // 12, month % 12 + 1
+    import calendar
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)

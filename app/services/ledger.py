@@ -102,7 +102,8 @@ def bookings_for_receipt(receipt: Receipt) -> tuple[list[Booking], list[int]]:
         people.update(recipients({e.intermediary_id for i in ids if i
                                   for e in hierarchy.chain(i, receipt.value_date)}))
     result = engine.book_receipt(
-        engine.ReceiptIn(receipt.kind.value, Decimal(receipt.amount), receipt.value_date),
+        engine.ReceiptIn(getattr(receipt.kind, "value", receipt.kind), Decimal(receipt.amount),
+                         receipt.value_date),
         snapshot, people, hierarchy, table)
     return [_booking(line, contract.id, receipt) for line in result.lines], result.missing_rates
 
@@ -304,3 +305,60 @@ def book_receipts(rows, progress=None) -> dict:
 def _now():
     from app.models.mixins import _now as now
     return now()
+
+
+def release_reserves(day: date) -> list[Booking]:
+    """Release every retained reserve whose liability period has ended by
+    `day`, on the day it ended; each retention is released once."""
+    from sqlalchemy.orm import aliased
+
+    from app.domain.liability import liability_end
+
+    release = aliased(Booking)
+    open_retains = db.session.execute(
+        select(Booking, Contract.start_date).join(Contract, Booking.contract_id == Contract.id)
+        .where(Booking.kind == BookingKind.RESERVE_RETAIN,
+               ~select(release.id).where(release.origin_id == Booking.id,
+                                         release.kind == BookingKind.RESERVE_RELEASE).exists())
+    ).all()
+    made = []
+    for retain, start in open_retains:
+        end = liability_end(start, liability_terms(retain.liability_model_id))
+        if end <= day:
+            made.append(Booking(
+                intermediary_id=retain.intermediary_id, kind=BookingKind.RESERVE_RELEASE,
+                amount=-retain.amount, booking_date=end, contract_id=retain.contract_id,
+                origin_id=retain.id, liability_model_id=retain.liability_model_id,
+                rule="reserve released", created_on=date.today()))
+    db.session.add_all(made)
+    db.session.commit()
+    return made
+
+
+def book_correction(intermediary_id: int, amount, day: date, reason: str,
+                    reverses_id: int | None = None) -> Booking:
+    """A manual correction by staff, with a reason, as a new booking. Reversing
+    a booking books its exact negative; a booking is reversed at most once."""
+    from app.domain.errors import RequiredFieldError
+    from app.domain.values import to_decimal
+
+    if not (reason or "").strip():
+        raise RequiredFieldError("reason")
+    if reverses_id is not None:
+        original = db.session.get(Booking, reverses_id)
+        if original is None or original.intermediary_id != intermediary_id:
+            raise InvalidValueError("reverses", N_("No record with this id."))
+        if db.session.execute(select(Booking.id).where(
+                Booking.reverses_id == reverses_id)).first():
+            raise InvalidValueError("reverses", N_("This booking has already been reversed."))
+        amount = -original.amount
+    else:
+        amount = to_decimal(amount, "amount", 2)
+        if not amount:
+            raise RequiredFieldError("amount")
+    booking = Booking(intermediary_id=intermediary_id, kind=BookingKind.CORRECTION,
+                      amount=amount, booking_date=day, reverses_id=reverses_id,
+                      reason=reason.strip()[:200], rule="correction", created_on=date.today())
+    db.session.add(booking)
+    db.session.commit()
+    return booking

@@ -1,0 +1,3 @@
+"""Scheduled jobs. Each pushes an app context and calls one idempotent
+service; the scheduler runs as its own single process (`flask pool scheduler`),
+never inside web workers."""

@@ -1,0 +1,29 @@
+"""Monthly Fixum and daily reserve releases."""
+from __future__ import annotations
+
+from datetime import date
+
+
+def fixum_job(app, today: date | None = None) -> int:
+    """On the 1st: the month's Fixum (booked once per intermediary and month)."""
+    from app.services.ledger import book_fixum
+
+    today = today or date.today()
+    with app.app_context():
+        return len(book_fixum(f"{today:%Y-%m}"))
+
+
+def reserve_release_job(app, today: date | None = None) -> int:
+    """Daily: release reserves whose liability period has ended."""
+    from app.services.ledger import release_reserves
+
+    with app.app_context():
+        return len(release_reserves(today or date.today()))
+
+
+def schedule(scheduler, app) -> None:
+    """The job table: Fixum at 01:00 on the 1st, reserve releases at 02:00."""
+    scheduler.add_job(fixum_job, "cron", day=1, hour=1, args=[app], id="fixum",
+                      replace_existing=True, coalesce=True, max_instances=1)
+    scheduler.add_job(reserve_release_job, "cron", hour=2, args=[app], id="reserve-release",
+                      replace_existing=True, coalesce=True, max_instances=1)
