@@ -13,4 +13,6 @@ from app.models.contracts import (  # noqa: F401
 )
 from app.models.documents import Document  # noqa: F401
 from app.models.audit import ChangeLog  # noqa: F401
-from app.models.ledger import Booking, BookingKind, Receipt, ReceiptKind  # noqa: F401
+from app.models.ledger import (  # noqa: F401
+    Booking, BookingKind, MissingRate, Receipt, ReceiptKind,
+)

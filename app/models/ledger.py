@@ -152,3 +152,18 @@ def drop_ledger_triggers(dialect: str) -> list[str]:
                 "DROP TRIGGER IF EXISTS booking_no_delete"]
     return ["DROP TRIGGER IF EXISTS booking_immutable ON booking",
             "DROP FUNCTION IF EXISTS booking_immutable()"]
+
+
+class MissingRate(Model):
+    """A receipt that found no rate for one of its intermediaries (share 0);
+    listed for staff and in the settlement answer."""
+
+    __tablename__ = "missing_rate"
+    __scope_parent__ = "contract"
+    id = Column(Integer, primary_key=True)
+    receipt_id = Column(Integer, ForeignKey("receipt.id"), nullable=False, index=True)
+    receipt = relationship("Receipt")
+    contract_id = Column(Integer, ForeignKey("contract.id"), nullable=False, index=True)
+    contract = relationship("Contract")
+    intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)
+    intermediary = relationship("Intermediary")

@@ -52,6 +52,7 @@ MENU_ITEMS = {
     "Former advisors": ("CRM", "Customer"),
     "Receipts": ("Commission", "Receipt"),
     "Bookings": ("Commission", "Booking"),
+    "Missing rates": ("Commission", "Booking"),
 }
 
 #: every logged-in user may see its profile, change its password, search lookups.

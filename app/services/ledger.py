@@ -15,7 +15,7 @@ from app.domain.liability import LiabilityTerms, charge_back
 from app.extensions import db
 from app.models.contracts import Contract, ContractStatus
 from app.models.intermediaries import Intermediary, IntermediaryRate, IntermediaryStatus
-from app.models.ledger import Booking, BookingKind, Receipt
+from app.models.ledger import Booking, BookingKind, MissingRate, Receipt
 from app.models.products import CareerLevel, LiabilityModel, ProductRate
 from app.services.hierarchy import load_hierarchy
 
@@ -105,7 +105,10 @@ def bookings_for_receipt(receipt: Receipt) -> tuple[list[Booking], list[int]]:
         engine.ReceiptIn(getattr(receipt.kind, "value", receipt.kind), Decimal(receipt.amount),
                          receipt.value_date),
         snapshot, people, hierarchy, table)
-    return [_booking(line, contract.id, receipt) for line in result.lines], result.missing_rates
+    made = [_booking(line, contract.id, receipt) for line in result.lines]
+    made += [MissingRate(receipt=receipt, contract_id=contract.id, intermediary_id=who)
+             for who in result.missing_rates]
+    return made, result.missing_rates
 
 
 def liability_terms(model_id) -> LiabilityTerms:
@@ -257,7 +260,7 @@ def book_receipts(rows, progress=None) -> dict:
     for start in range(0, len(person_ids), 5000):
         people.update(recipients(list(person_ids)[start:start + 5000]))
     tables = {}
-    receipts, lines, skipped, missing = [], [], [], 0
+    receipts, lines, skipped, missing, missing_rows = [], [], [], 0, []
     for row in rows:
         snapshot = snapshots[row["contract_id"]]
         key = (snapshot.insurer_id, row.get("reference"))
@@ -274,6 +277,7 @@ def book_receipts(rows, progress=None) -> dict:
                 table = tables[snapshot.product_id] = product_table(contracts[row["contract_id"]])
         result = engine.book_receipt(receipt_in, snapshot, people, hierarchy, table)
         missing += len(result.missing_rates)
+        missing_rows.append(result.missing_rates)
         receipts.append({"contract_id": snapshot.id, "insurer_id": snapshot.insurer_id,
                          "kind": row["kind"], "amount": Decimal(row["amount"]),
                          "value_date": row["value_date"], "reference": row.get("reference"),
@@ -297,6 +301,10 @@ def book_receipts(rows, progress=None) -> dict:
         for i, receipt_lines in enumerate(lines) for ln in receipt_lines]
     for start in range(0, len(booking_rows), 20_000):
         db.session.execute(insert(Booking), booking_rows[start:start + 20_000])
+    gaps = [{"receipt_id": ids[i], "contract_id": receipts[i]["contract_id"], "intermediary_id": who}
+            for i, people_missing in enumerate(missing_rows) for who in people_missing]
+    if gaps:
+        db.session.execute(insert(MissingRate), gaps)
     db.session.commit()
     return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": skipped,
             "missing_rates": missing}

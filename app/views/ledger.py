@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import request
+from decimal import Decimal
+
+from flask import abort, request
+from flask_appbuilder import BaseView, has_access
+from flask_appbuilder import expose as view_expose
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
@@ -12,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from app.domain.errors import DomainError, N_, InvalidValueError
 from app.extensions import db
 from app.models.contracts import Contract
-from app.models.ledger import Booking, Receipt
+from app.models.ledger import Booking, BookingKind, MissingRate, Receipt
 from app.services.ledger import (
     book_fixum, bookings_for_receipt, cancel_contract, uncancel_contract,
 )
@@ -81,9 +87,8 @@ class ReceiptApi(PoolModelRestApi):
         # The receipt and its bookings commit together (datamodel.add).
         item.source = "api"
         db.session.add(item)
-        bookings, missing = bookings_for_receipt(item)
+        bookings, _missing = bookings_for_receipt(item)
         db.session.add_all(bookings)
-        self._missing = missing
 
 
 class BookingApi(PoolModelRestApi):
@@ -195,6 +200,21 @@ class FixumApi(BaseApi):
         return self.response(200, month=data.get("month"), booked=len(made))
 
 
+class MissingRateView(PoolModelView):
+    """Receipts that found no rate: the share was 0; fix the rates and correct."""
+
+    datamodel = datamodel(MissingRate, eager=("contract", "intermediary", "receipt"))
+    class_permission_name = "Booking"
+    list_title = _l("Missing rates")
+    label_columns = {**LABELS, "receipt.value_date": _l("Value date"),
+                     "receipt.kind": _l("Kind"), "receipt.amount": _l("Amount €")}
+    include_route_methods = {"list"}
+    list_columns = ["contract.policy_number", "intermediary.name", "receipt.kind",
+                    "receipt.amount", "receipt.value_date"]
+    search_columns = ["intermediary"]
+    base_order = ("id", "desc")
+
+
 def register(appbuilder):
     from app.views.lookup import register_lookup
 
@@ -204,5 +224,49 @@ def register(appbuilder):
                         category="Commission", category_label=_l("Commission"))
     appbuilder.add_view(BookingView, "Bookings", label=_l("Bookings"), icon="fa-book-open",
                         category="Commission")
+    appbuilder.add_view(MissingRateView, "Missing rates", label=_l("Missing rates"),
+                        icon="fa-exclamation-triangle", category="Commission")
+    appbuilder.add_view_no_menu(AccountView)
     for api in (ReceiptApi, BookingApi, ContractActionsApi, FixumApi):
         appbuilder.add_api(api)
+
+
+class AccountView(BaseView):  # noqa: D101
+    """An intermediary's account (Kontoauszug): bookings with a running balance."""
+
+    route_base = "/account"
+    class_permission_name = "Booking"
+    method_permission_name = {"show": "read"}
+    default_view = "show"
+
+    @view_expose("/<int:pk>")
+    @has_access
+    def show(self, pk):
+        from app.models.intermediaries import Intermediary
+
+        person = get_visible(Intermediary, pk)
+        if person is None:
+            abort(404)
+        try:
+            start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
+            end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
+        except ValueError:
+            start = end = None
+        kind = request.args.get("kind") or None
+        opening = Decimal(0)
+        if start is not None:
+            opening = Decimal(db.session.execute(select(func.coalesce(func.sum(Booking.amount), 0))
+                                                 .where(Booking.intermediary_id == pk,
+                                                        Booking.booking_date < start)).scalar())
+        balance = func.sum(Booking.amount).over(order_by=(Booking.booking_date, Booking.id))
+        stmt = (select(Booking, balance.label("balance")).where(Booking.intermediary_id == pk)
+                .options(selectinload(Booking.contract)))
+        if start is not None:
+            stmt = stmt.where(Booking.booking_date >= start)
+        if end is not None:
+            stmt = stmt.where(Booking.booking_date <= end)
+        rows = db.session.execute(stmt.order_by(Booking.booking_date, Booking.id)).all()
+        if kind:
+            rows = [r for r in rows if r[0].kind.value == kind]
+        return self.render_template("account.html", person=person, rows=rows, opening=opening,
+                                    args=request.args, kinds=[k.value for k in BookingKind])

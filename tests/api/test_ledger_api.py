@@ -68,6 +68,13 @@ def test_worked_example_1_through_the_api(client, env):
     resp = receipt(client, env, "K-1", "AP", "50.00")
     assert resp.status_code == 201
     assert len(bookings(env)) == 3  # no rate anywhere for line 050: nothing booked
+    from app.models.ledger import MissingRate
+    gap = db.session.query(MissingRate).one()
+    assert (gap.receipt_id, gap.intermediary_id) == (resp.json["id"], env["a"].id)
+    from tests.factories import ui_login
+    ui_login(client, "ps")
+    page = client.get("/missingrateview/list/").get_data(as_text=True)
+    assert "K-1" in page and "Fehlende" in page
     listed = client.get("/api/v1/booking/", headers=env["auth"]).json
     assert {r["amount"] for r in listed["result"]} == {"987.65", "-98.77", "70.00"}
 
@@ -235,9 +242,24 @@ def test_a_batch_books_like_single_receipts_and_skips_known_references(client, e
              "value_date": date(2026, 10, 5), "reference": "B-2"},
             {"contract_id": env["contracts"]["H-1"].id, "kind": "FP", "amount": "100.00",
              "value_date": date(2026, 10, 5), "reference": "B-2"}]
+    rows.append({"contract_id": env["contracts"]["K-1"].id, "kind": "AP", "amount": "5.00",
+                 "value_date": date(2026, 10, 5), "reference": "B-3"})
     report = book_receipts(rows)
-    assert (report["receipts"], report["bookings"], report["skipped"]) == (2, 3, ["B-2"])
+    assert (report["receipts"], report["bookings"], report["skipped"]) == (3, 3, ["B-2"])
+    assert report["missing_rates"] == 1
     assert bookings(env) == [("AP", "987.65"), ("FP", "70.00"), ("RESERVE_RETAIN", "-98.77")]
     again = book_receipts(rows)   # booking the same receipts twice books once
-    assert again["receipts"] == 0 and sorted(again["skipped"]) == ["B-1", "B-2", "B-2"]
+    assert again["receipts"] == 0 and sorted(again["skipped"]) == ["B-1", "B-2", "B-2", "B-3"]
     assert len(bookings(env)) == 3
+
+
+def test_the_account_shows_a_running_balance(client, env):
+    from tests.factories import ui_login
+    receipt(client, env, "L-1", "AP", "1234.56")
+    receipt(client, env, "H-1", "FP", "100.00")
+    ui_login(client, "ps")
+    page = client.get(f"/account/{env['a'].id}").get_data(as_text=True)
+    assert "987,65" in page and "888,88" in page and "958,88" in page   # 987.65 - 98.77 + 70
+    page = client.get(f"/account/{env['a'].id}?kind=FP").get_data(as_text=True)
+    assert "70,00" in page and "987,65" not in page
+    assert client.get("/account/987654").status_code == 404
