@@ -7,12 +7,10 @@ from datetime import date
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import protect, safe
-from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from wtforms import SelectField
 
 from app.domain.errors import DomainError
 from app.extensions import db
@@ -28,6 +26,7 @@ from app.views.documents import DocumentView
 from app.views.base import (
     PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible, scoped_select,
 )
+from app.views.fields import enum_select
 from app.views.lookup import lookup_field
 
 APPLICATION_LABELS = {
@@ -64,13 +63,6 @@ AUDIT = ["created_on", "created_by", "changed_on", "changed_by"]
 
 def _label(labels):
     return lambda v: labels.get(type(next(iter(labels)))(v), v) if v else ""
-
-
-def _enum_select(label, labels):
-    enum_type = type(next(iter(labels)))
-    return SelectField(label, choices=[(k.value, v) for k, v in labels.items()],
-                       coerce=lambda v: enum_type(v) if v in enum_type.__members__ else v,
-                       widget=Select2Widget())
 
 
 class ApplicationView(PoolModelView):
@@ -150,8 +142,8 @@ class ContractView(PoolModelView):
         "product": lookup_field("Product", "product", required=True),
         "intermediary": lookup_field("Intermediary", "intermediary"),
         "managing_company": lookup_field("Managing company", "company"),
-        "status": _enum_select(_l("Status"), CONTRACT_LABELS),
-        "payment_frequency": _enum_select(_l("Payment frequency"), FREQUENCY_LABELS),
+        "status": enum_select(_l("Status"), CONTRACT_LABELS),
+        "payment_frequency": enum_select(_l("Payment frequency"), FREQUENCY_LABELS),
     }
 
     def pre_add(self, item):

@@ -9,7 +9,7 @@ from flask_appbuilder.fieldwidgets import (
 )
 from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Optional
+from wtforms.validators import Email, Optional
 
 from app.domain.access import grantable_roles
 from app.domain.errors import DomainError
@@ -18,6 +18,7 @@ from app.models.crm import Company, CompanyKind, Customer, Staff
 from app.security.scope import current_scope
 from app.services.crm import default_company, set_staff_login
 from app.views.documents import DocumentView
+from app.views.fields import enum_select
 from app.views.base import PoolModelRestApi, PoolModelView, datamodel, error_text
 from app.views.lookup import lookup_field, register_lookup
 
@@ -68,12 +69,7 @@ class CompanyView(PoolModelView):
     formatters_columns = {"kind": kind_label}
     base_order = ("name", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
-        "kind": SelectField(
-            _l("Kind"), choices=[(k.value, v) for k, v in KIND_LABELS.items()],
-            widget=Select2Widget(),
-            coerce=lambda v: CompanyKind(v) if v in CompanyKind.__members__ else v,
-            validators=[DataRequired()],
-        ),
+        "kind": enum_select(_l("Kind"), KIND_LABELS),
         "parent": lookup_field("Parent company", "company"),
     }
 

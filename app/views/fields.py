@@ -81,3 +81,18 @@ class GermanDecimalField(Field):
             self.data = None
             raise ValueError(gettext("At most %(places)d decimal places.", places=self.places))
         self.data = number
+
+
+def enum_select(label, labels, required=True):
+    """A select of an enum's members with translated labels ({member: label}).
+    An unknown value stays as given, so the select refuses it as "not a valid
+    choice" instead of failing to convert it."""
+    from flask_appbuilder.fieldwidgets import Select2Widget
+    from wtforms import SelectField
+    from wtforms.validators import DataRequired, Optional
+
+    enum_type = type(next(iter(labels)))
+    return SelectField(
+        label, choices=([] if required else [("", "")]) + [(k.value, v) for k, v in labels.items()],
+        coerce=lambda v: enum_type(v) if v in enum_type.__members__ else (v or None),
+        validators=[DataRequired()] if required else [Optional()], widget=Select2Widget())

@@ -9,13 +9,12 @@ import json
 from flask import Response, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import BaseApi, protect, safe
-from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.security.decorators import has_access_api, permission_name
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
-from wtforms import Field, SelectField
+from wtforms import Field
 from wtforms.validators import ValidationError as FormError
 
 from app.domain.errors import DomainError
@@ -31,7 +30,7 @@ from app.views.base import (
     PoolModelRestApi, PoolModelView, datamodel, get_visible,
 )
 from app.views.crm import ADDRESS, AUDIT
-from app.views.fields import DecimalString, format_number
+from app.views.fields import DecimalString, enum_select, format_number
 from app.views.lookup import LookupWidget, lookup_field
 
 STATUS_LABELS = {
@@ -132,10 +131,7 @@ class IntermediaryView(PoolModelView):
         "register_number": _l("Form D-XXXX-XXXXX-XX"),
     }
     add_form_extra_fields = edit_form_extra_fields = {
-        "status": SelectField(
-            _l("Status"), choices=[(k.value, v) for k, v in STATUS_LABELS.items()],
-            coerce=lambda v: IntermediaryStatus(v) if v in IntermediaryStatus.__members__ else v,
-            widget=Select2Widget()),
+        "status": enum_select(_l("Status"), STATUS_LABELS),
         "company": lookup_field("Company", "company"),
         "group": lookup_field("Group", "intermediary", status="GROUP"),
     }

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from flask import abort, request
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
-from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, Optional
+from wtforms import StringField
 
 from app.domain.errors import DomainError
 from app.domain.products import format_stages, parse_stages
@@ -21,6 +19,7 @@ from app.models.products import (
 )
 from app.views.documents import DocumentView
 from app.views.base import PoolModelRestApi, PoolModelView, datamodel
+from app.views.fields import enum_select
 from app.views.lookup import lookup_field, register_lookup
 
 METHOD_LABELS = {
@@ -52,13 +51,6 @@ LABELS = {
     "ap_zv_rate": _l("AP ZV %"), "fp_rate": _l("FP %"),
     "liability_model": _l("Liability model"),
 }
-
-
-def _enum_select(label, labels, required=True):
-    return SelectField(
-        label, choices=([] if required else [("", "")]) + [(k.value, v) for k, v in labels.items()],
-        coerce=lambda v: type(next(iter(labels)))(v) if v in {k.value for k in labels} else (v or None),
-        validators=[DataRequired()] if required else [Optional()], widget=Select2Widget())
 
 
 class StagesField(StringField):
@@ -104,7 +96,7 @@ class LiabilityModelView(PoolModelView):
         "full_months": _l("Only for combined models."),
     }
     add_form_extra_fields = edit_form_extra_fields = {
-        "method": _enum_select(_l("Method"), METHOD_LABELS),
+        "method": enum_select(_l("Method"), METHOD_LABELS),
         "stages": StagesField(_l("Stages"), description=_l(
             "Only for staged models: up to which month which percent is liable, "
             "e.g. 12:100; 24:50; 60:20")),
@@ -160,7 +152,7 @@ class ProductView(PoolModelView):
     }
     add_form_extra_fields = edit_form_extra_fields = {
         "insurer": lookup_field("Insurer", "company", required=True, kind="INSURER"),
-        "commission_model": _enum_select(_l("Commission model"), MODEL_LABELS, required=False),
+        "commission_model": enum_select(_l("Commission model"), MODEL_LABELS, required=False),
     }
 
 
