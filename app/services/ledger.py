@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.domain import commission as engine
 from app.domain.errors import N_, InvalidValueError
 from app.domain.liability import LiabilityTerms, charge_back
+from app.domain.receipts import fresh_receipts
 from app.extensions import db
 from app.models.contracts import Contract, ContractStatus
 from app.models.intermediaries import Intermediary, IntermediaryRate, IntermediaryStatus
@@ -260,15 +261,12 @@ def book_receipts(rows, progress=None) -> dict:
     for start in range(0, len(person_ids), 5000):
         people.update(recipients(list(person_ids)[start:start + 5000]))
     tables = {}
-    receipts, lines, skipped, missing, missing_rows = [], [], [], 0, []
-    for row in rows:
+    receipts, lines, missing, missing_rows = [], [], 0, []
+    to_book, skip = fresh_receipts(
+        [(snapshots[r["contract_id"]].insurer_id, r.get("reference")) for r in rows], seen)
+    skipped = [rows[i]["reference"] for i in skip]
+    for row in (rows[i] for i in to_book):
         snapshot = snapshots[row["contract_id"]]
-        key = (snapshot.insurer_id, row.get("reference"))
-        if row.get("reference"):
-            if key in seen:
-                skipped.append(row["reference"])
-                continue
-            seen.add(key)
         receipt_in = engine.ReceiptIn(row["kind"], Decimal(row["amount"]), row["value_date"])
         table = None
         if snapshot.model != "contract_percent":

@@ -27,6 +27,7 @@ from app.views.base import (
     PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible, scoped_select,
 )
 from app.views.fields import enum_select
+from app.views.ledger import ContractBookingView
 from app.views.lookup import lookup_field
 
 APPLICATION_LABELS = {
@@ -113,7 +114,7 @@ class ApplicationView(PoolModelView):
 
 class ContractView(PoolModelView):
     show_template = "owner_show.html"
-    related_views = [DocumentView]
+    related_views = [DocumentView, ContractBookingView]
     datamodel = datamodel(Contract, eager=("customer", "product", "intermediary", "insurer"))
     class_permission_name = "Contract"
     list_title = _l("Contracts")

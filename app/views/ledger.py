@@ -72,6 +72,14 @@ class BookingView(PoolModelView):
     base_order = ("booking_date", "desc")
 
 
+class ContractBookingView(BookingView):
+    """A contract's bookings, with the rule, rate, basis and level behind each line."""
+
+    list_title = _l("Bookings")
+    list_columns = ["booking_date", "intermediary.name", "kind", "receipt_kind", "basis",
+                    "rate", "level_rank", "amount", "rule"]
+
+
 class ReceiptApi(PoolModelRestApi):
     resource_name = "receipt"
     datamodel = datamodel(Receipt)
@@ -170,6 +178,57 @@ class ContractActionsApi(BaseApi):
                              bookings=[{"id": b.id, "amount": str(b.amount)} for b in made])
 
 
+class CorrectionApi(BaseApi):
+    """POST /api/v1/booking/correction: a manual correction by staff."""
+
+    resource_name = "booking"
+    class_permission_name = "Booking"
+    method_permission_name = {"correction": "write"}
+
+    @expose("/correction", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("correction")
+    def correction(self):
+        """A correction booking with a reason; with `reverses`, the exact negative
+        of that booking (at most once).
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    intermediary: {type: integer}
+                    amount: {type: string}
+                    date: {type: string, format: date}
+                    reason: {type: string}
+                    reverses: {type: integer}
+          responses:
+            201: {description: Booked}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        from app.models.intermediaries import Intermediary
+        from app.services.ledger import book_correction
+
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return self.response_400(message="Request is not a JSON object")
+        person = get_visible(Intermediary, data.get("intermediary"))
+        if person is None:
+            return self.response_404()
+        try:
+            booking = book_correction(person.id, data.get("amount"),
+                                      _day(data.get("date")), str(data.get("reason") or ""),
+                                      data.get("reverses"))
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
+        return self.response(201, id=booking.id, amount=str(booking.amount))
+
+
 class FixumApi(BaseApi):
     resource_name = "fixum"
     class_permission_name = "Booking"
@@ -227,7 +286,8 @@ def register(appbuilder):
     appbuilder.add_view(MissingRateView, "Missing rates", label=_l("Missing rates"),
                         icon="fa-exclamation-triangle", category="Commission")
     appbuilder.add_view_no_menu(AccountView)
-    for api in (ReceiptApi, BookingApi, ContractActionsApi, FixumApi):
+    appbuilder.add_view_no_menu(ContractBookingView)
+    for api in (ReceiptApi, BookingApi, ContractActionsApi, CorrectionApi, FixumApi):
         appbuilder.add_api(api)
 
 

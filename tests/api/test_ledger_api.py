@@ -263,3 +263,29 @@ def test_the_account_shows_a_running_balance(client, env):
     page = client.get(f"/account/{env['a'].id}?kind=FP").get_data(as_text=True)
     assert "70,00" in page and "987,65" not in page
     assert client.get("/account/987654").status_code == 404
+
+
+def test_the_contract_screen_lists_its_bookings_with_rule_and_rate(client, env):
+    from tests.factories import ui_login
+    receipt(client, env, "L-1", "AP", "1234.56")
+    ui_login(client, "ps")
+    page = client.get(f"/contractview/show/{env['contracts']['L-1'].id}").get_data(as_text=True)
+    assert "987,65" in page and "contract_percent:intermediary" in page and "80,00" in page
+
+
+def test_corrections_through_the_api(client, env):
+    receipt(client, env, "L-1", "AP", "1234.56")
+    ap = db.session.query(Booking).filter_by(kind="AP").one()
+    url = "/api/v1/booking/correction"
+    body = {"intermediary": env["a"].id, "date": "2026-10-20", "reverses": ap.id}
+    assert client.post(url, json=body, headers=env["auth"]).status_code == 422  # no reason
+    resp = client.post(url, json={**body, "reason": "falscher Vertrag"}, headers=env["auth"])
+    assert resp.status_code == 201 and resp.json["amount"] == "-987.65"
+    resp = client.post(url, json={**body, "reason": "noch einmal"}, headers=env["auth"])
+    assert resp.status_code == 422 and "reverses" in resp.json["message"]
+    resp = client.post(url, json={"intermediary": env["a"].id, "date": "2026-10-20",
+                                  "amount": "12.345", "reason": "x"}, headers=env["auth"])
+    assert resp.status_code == 422 and "amount" in resp.json["message"]
+    resp = client.post(url, json={"intermediary": 987654, "date": "2026-10-20", "amount": "1",
+                                  "reason": "x"}, headers=env["auth"])
+    assert resp.status_code == 404

@@ -79,3 +79,21 @@ def test_the_engine_is_deterministic(chain, amount):
     first = book_receipt(ReceiptIn("AP", amount, DAY), contract(), {}, hierarchy, table)
     second = book_receipt(ReceiptIn("AP", amount, DAY), contract(), {}, hierarchy, table)
     assert first == second
+
+
+references = st.lists(st.tuples(st.integers(1, 3), st.one_of(st.none(), st.sampled_from(
+    ["R1", "R2", "R3", "R4", "R5"]))), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(references, st.sets(st.tuples(st.integers(1, 3), st.sampled_from(["R1", "R9"]))))
+def test_booking_the_same_receipts_twice_books_them_once(rows, seen):
+    from app.domain.receipts import fresh_receipts
+
+    first, skipped = fresh_receipts(rows, seen)
+    assert sorted(first + skipped) == list(range(len(rows)))
+    booked = {rows[i] for i in first if rows[i][1]}
+    assert len(booked) == len([i for i in first if rows[i][1]])   # each reference once
+    assert not booked & set(seen)
+    again, _ = fresh_receipts(rows, set(seen) | booked)
+    assert all(rows[i][1] is None for i in again)   # only reference-less receipts again
