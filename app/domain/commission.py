@@ -136,7 +136,9 @@ def _contract_percent(receipt, contract, person: Recipient, part, result):
 
 def _differential(receipt, contract, who, part, hierarchy, table, result):
     """Product rate model: the closer gets its level's rate, each supervisor
-    up the chain its rate minus the highest rate paid below, never below 0."""
+    up the chain its rate minus the highest rate paid below, never below 0.
+    Their liability is the insurer's default model (the product models keep
+    no rate rows that could name one)."""
     chain = hierarchy.chain(who, receipt.value_date) if hierarchy else []
     if not chain:
         result.missing_rates.append(who)
@@ -152,7 +154,9 @@ def _differential(receipt, contract, who, part, hierarchy, table, result):
             amount = percent_of(part, rate)
             if amount:
                 result.lines.append(Line(who, receipt.kind, amount, receipt.value_date, part,
-                                         rate, level_rank=rank, rule="product_rate:closer"))
+                                         rate, level_rank=rank,
+                                         liability_model_id=contract.insurer_liability_model_id,
+                                         rule="product_rate:closer"))
         else:
             difference = max(Decimal(0), rate - paid)
             amount = percent_of(part, difference)
@@ -160,6 +164,7 @@ def _differential(receipt, contract, who, part, hierarchy, table, result):
                 result.lines.append(Line(entry.intermediary_id, OVERRIDE, amount,
                                          receipt.value_date, part, difference,
                                          receipt_kind=receipt.kind, level_rank=rank,
+                                         liability_model_id=contract.insurer_liability_model_id,
                                          rule="product_rate:override"))
         paid = max(paid, rate)
 
@@ -188,6 +193,7 @@ def police_units(contract: ContractIn, hierarchy: Hierarchy, table: ProductTable
                 result.lines.append(Line(
                     entry.intermediary_id, AP if i == 0 else OVERRIDE, amount, day, my_units,
                     per_unit, receipt_kind=None if i == 0 else AP, level_rank=rank,
+                    liability_model_id=contract.insurer_liability_model_id,
                     rule="product_units:" + ("closer" if i == 0 else "override")))
             paid = max(paid, value)
     return result

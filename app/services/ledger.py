@@ -206,7 +206,8 @@ def bookings_for_policing(contract: Contract) -> list[Booking]:
     return [Booking(intermediary_id=line.intermediary_id, kind=BookingKind(line.kind),
                     amount=line.amount, booking_date=line.booking_date, contract=contract,
                     basis=line.basis, rate=None, receipt_kind=line.receipt_kind,
-                    level_rank=line.level_rank, rule=line.rule, created_on=date.today())
+                    level_rank=line.level_rank, liability_model_id=line.liability_model_id,
+                    rule=line.rule, created_on=date.today())
             for line in result.lines]
 
 
