@@ -29,7 +29,7 @@ test: translations
 	$(PY) -m pytest -q || [ $$? -eq 5 ]
 
 lint: install
-	$(VENV)/bin/ruff check --select F,E9,B app tests bench config.py run.py
+	$(VENV)/bin/ruff check --select F,E9,B,I app tests bench config.py run.py
 
 bench: translations
 	$(PY) bench/bench_crm_pages.py

@@ -79,9 +79,9 @@ def limit_api_login(app: Flask, appbuilder) -> None:
 
 
 def register_template_filters(app: Flask) -> None:
-    from app.views.fields import format_number
-
     from flask_babel import format_date
+
+    from app.views.fields import format_number
 
     app.add_template_filter(format_number, "pool_number")
     app.context_processor(history_context)

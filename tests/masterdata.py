@@ -4,7 +4,11 @@ from decimal import Decimal
 
 from app.extensions import db
 from app.models.crm import CompanyKind
-from app.models.intermediaries import Intermediary, IntermediaryLevel, IntermediaryStatus
+from app.models.intermediaries import (
+    Intermediary,
+    IntermediaryLevel,
+    IntermediaryStatus,
+)
 from app.models.products import CareerLevel, LineOfBusiness, Product
 from tests.factories import make_company
 

@@ -1,5 +1,5 @@
-from tests.factories import make_company, make_customer, make_staff, ui_login, api_token
 from app.models.crm import CompanyKind
+from tests.factories import api_token, make_company, make_customer, make_staff, ui_login
 
 
 def test_pool_staff_lists_customers(app, client):

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from app.domain.errors import (
-    N_, AssignmentError, InvalidValueError, RequiredFieldError, TransitionError,
+    N_,
+    AssignmentError,
+    InvalidValueError,
+    RequiredFieldError,
+    TransitionError,
 )
 from app.domain.intermediaries import ACTIVE, FORMER
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
-from app.domain.errors import CombinationSharesError, InvalidValueError, N_
+from app.domain.errors import N_, CombinationSharesError, InvalidValueError
 from app.domain.intermediaries import check_new_assignment
 
 HUNDRED = Decimal(100)

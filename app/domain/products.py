@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from app.domain.errors import InvalidValueError, N_
+from app.domain.errors import N_, InvalidValueError
 from app.domain.values import to_decimal
 
 METHODS = ("PRO_RATA", "FULL", "STAGED", "COMBINED")

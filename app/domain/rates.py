@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.domain.errors import AmbiguousRateError, InvalidValueError, N_
+from app.domain.errors import N_, AmbiguousRateError, InvalidValueError
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,15 @@ from datetime import date
 
 from flask_appbuilder import Model
 from sqlalchemy import (
-    Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint, inspect, select,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    inspect,
+    select,
 )
 from sqlalchemy.orm import relationship
 
@@ -75,8 +83,8 @@ class Application(AuditMixin, Model):
     contract = relationship("Contract", foreign_keys=[contract_id])
 
     def validate_row(self, session, is_new):
-        from app.models.intermediaries import Intermediary
         from app.domain.values import to_decimal
+        from app.models.intermediaries import Intermediary
 
         if is_new and _v(self.status) != "DRAFT":
             raise rules.TransitionError("status", old="—", new=_v(self.status))
@@ -178,6 +186,6 @@ class Contract(AuditMixin, Model):
                 Contract.policy_number == self.policy_number,
                 Contract.id != (self.id or 0))).first()
         if clash:
-            from app.domain.errors import InvalidValueError, N_
+            from app.domain.errors import N_, InvalidValueError
             raise InvalidValueError("policy_number", N_(
                 "This policy number already exists for this insurer."))

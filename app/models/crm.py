@@ -3,7 +3,14 @@ import enum
 
 from flask_appbuilder import Model
 from sqlalchemy import (
-    CheckConstraint, Column, Date, Enum, ForeignKey, Index, Integer, String,
+    CheckConstraint,
+    Column,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
 )
 from sqlalchemy.orm import relationship
 

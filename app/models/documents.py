@@ -1,7 +1,12 @@
 """Documents attached to customers, products, applications and contracts."""
 from flask_appbuilder import Model
 from sqlalchemy import (
-    Boolean, CheckConstraint, Column, ForeignKey, Integer, String,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
 )
 from sqlalchemy.orm import relationship
 

@@ -257,7 +257,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 def _guard_ledger(session: Session) -> None:
     """Bookings and receipts are never changed or deleted (GoBD); only a
     booking's statement may be set, once."""
-    from app.domain.errors import InvalidValueError, N_
+    from app.domain.errors import N_, InvalidValueError
     from app.models.ledger import Booking, Receipt
 
     for obj in session.deleted:

@@ -3,7 +3,15 @@ import enum
 
 from flask_appbuilder import Model
 from sqlalchemy import (
-    Boolean, Column, Date, ForeignKey, Integer, String, UniqueConstraint, inspect, select,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    inspect,
+    select,
 )
 from sqlalchemy.orm import relationship
 
@@ -12,7 +20,11 @@ from app.domain import hierarchy as hierarchy_rules
 from app.domain import intermediaries as rules
 from app.domain import rates as rate_rules
 from app.domain.values import (
-    check_rate, check_register_number, check_tax_number, normalise_bic, normalise_iban,
+    check_rate,
+    check_register_number,
+    check_tax_number,
+    normalise_bic,
+    normalise_iban,
     to_decimal,
 )
 from app.models.crm import AddressMixin, enum_column

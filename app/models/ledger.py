@@ -9,7 +9,14 @@ import enum
 
 from flask_appbuilder import Model
 from sqlalchemy import (
-    Column, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import relationship
 
@@ -52,7 +59,7 @@ class Receipt(AuditMixin, Model):
     def validate_row(self, session, is_new):
         from sqlalchemy import select
 
-        from app.domain.errors import InvalidValueError, N_, RequiredFieldError
+        from app.domain.errors import N_, InvalidValueError, RequiredFieldError
         from app.domain.values import to_decimal
         from app.models.contracts import Contract
 

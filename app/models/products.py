@@ -4,8 +4,17 @@ import enum
 
 from flask_appbuilder import Model
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Column, ForeignKey, Integer, Numeric, String, Text,
-    UniqueConstraint, select,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import relationship
 
@@ -81,7 +90,7 @@ class CareerLevel(AuditMixin, Model):
 
     def validate_row(self, session, is_new):
         if self.rank is None or self.rank < 1:
-            from app.domain.errors import InvalidValueError, N_
+            from app.domain.errors import N_, InvalidValueError
             raise InvalidValueError("rank", N_("Must be at least %(min)s."), min="1")
         to_decimal(self.value_per_unit, "value_per_unit", 4, 0)
 
@@ -116,8 +125,8 @@ class Product(AuditMixin, Model):
     __table_args__ = (UniqueConstraint("insurer_id", "key", name="uq_product_insurer_key"),)
 
     def validate_row(self, session, is_new):
+        from app.domain.errors import N_, InvalidValueError
         from app.models.crm import Company, CompanyKind
-        from app.domain.errors import InvalidValueError, N_
 
         kind = session.execute(select(Company.kind).where(Company.id == self.insurer_id)).scalar()
         if kind != CompanyKind.INSURER:
@@ -163,6 +172,6 @@ class ProductRate(AuditMixin, Model):
                 target, ProductRate.career_level_id == self.career_level_id,
                 ProductRate.id != (self.id or 0))).first()
         if clash:
-            from app.domain.errors import InvalidValueError, N_
+            from app.domain.errors import N_, InvalidValueError
             raise InvalidValueError("career_level", N_(
                 "There is already a rate for this career level."))

@@ -11,7 +11,12 @@ screens and its REST API (see app/views/base.py, METHOD_PERMISSIONS).
 from __future__ import annotations
 
 from app.domain.access import (
-    ADMIN, COMPANY_ADMIN, CUSTOMER, INTERMEDIARY, POOL_ADMIN, POOL_STAFF,
+    ADMIN,
+    COMPANY_ADMIN,
+    CUSTOMER,
+    INTERMEDIARY,
+    POOL_ADMIN,
+    POOL_STAFF,
 )
 
 R, RW = "r", "rw"

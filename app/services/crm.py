@@ -6,7 +6,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from app.domain.access import check_grant, check_password
-from app.domain.errors import DomainError, RequiredFieldError, N_
+from app.domain.errors import N_, DomainError, RequiredFieldError
 from app.extensions import db
 from app.models.crm import Company, CompanyKind, Staff
 from app.security.scope import current_scope

@@ -16,16 +16,30 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.domain.access import (
-    ADMIN, COMPANY_ADMIN, CUSTOMER, INTERMEDIARY, POOL_ADMIN, POOL_STAFF,
+    ADMIN,
+    COMPANY_ADMIN,
+    CUSTOMER,
+    INTERMEDIARY,
+    POOL_ADMIN,
+    POOL_STAFF,
 )
 from app.extensions import db
 from app.models.crm import Company, CompanyKind, Customer, Staff
 from app.models.intermediaries import (
-    Combination, CombinationMember, Intermediary, IntermediaryLevel, IntermediaryRate,
+    Combination,
+    CombinationMember,
+    Intermediary,
+    IntermediaryLevel,
+    IntermediaryRate,
     IntermediaryStatus,
 )
 from app.models.products import (
-    CareerLevel, LiabilityMethod, LiabilityModel, LineOfBusiness, Product, ProductRate,
+    CareerLevel,
+    LiabilityMethod,
+    LiabilityModel,
+    LineOfBusiness,
+    Product,
+    ProductRate,
 )
 from app.services.crm import hash_password
 

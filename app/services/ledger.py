@@ -221,9 +221,8 @@ def book_receipts(rows, progress=None) -> dict:
     from sqlalchemy import insert
     from sqlalchemy.orm import selectinload
 
-    from app.models.products import Product
-
     from app.domain.values import to_decimal
+    from app.models.products import Product
 
     rows = list(rows)
     for number, row in enumerate(rows, 1):

@@ -17,14 +17,17 @@ from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import (
-    get_filter_args, get_order_args, get_page_args, get_page_size_args,
+    get_filter_args,
+    get_order_args,
+    get_page_args,
+    get_page_size_args,
 )
 from flask_babel import gettext, lazy_gettext
 from marshmallow import ValidationError, fields
 from sqlalchemy import Boolean, Numeric, select
-from wtforms import BooleanField
-from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from wtforms import BooleanField
 
 from app.domain.errors import DomainError
 from app.extensions import db
@@ -140,7 +143,20 @@ class ScopedSchemaConverter(Model2SchemaConverter):
         return super()._column2relation(datamodel, column, nested, parent_schema_name)
 
 
-class PoolModelRestApi(ModelRestApi):
+class RefusalMixin:
+    """For REST resources: a refused change rolls back and answers 422 with a
+    message naming the field (interfaces.md, "Errors")."""
+
+    def _refused(self, exc: Exception):
+        db.session.rollback()
+        if isinstance(exc, ValidationError):
+            return self.response_422(message=exc.messages)
+        if isinstance(exc, DomainError):
+            return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
+        return self.response_422(message=integrity_message(exc))
+
+
+class PoolModelRestApi(RefusalMixin, ModelRestApi):
     """A REST resource with scope, shared permissions and 422 for refused input."""
 
     method_permission_name = API_PERMISSIONS
@@ -161,14 +177,6 @@ class PoolModelRestApi(ModelRestApi):
         description = self.description_columns.get(field.name)
         ret["description"] = str(description) if description else ""
         return ret
-
-    def _refused(self, exc: Exception):
-        db.session.rollback()
-        if isinstance(exc, ValidationError):
-            return self.response_422(message=exc.messages)
-        if isinstance(exc, DomainError):
-            return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
-        return self.response_422(message=integrity_message(exc))
 
     def post_headless(self):
         if not request.is_json or not isinstance(request.json, dict):

@@ -8,24 +8,34 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models.contracts import (
-    Application, ApplicationStatus, Contract, ContractStatus, PaymentFrequency,
+    Application,
+    ApplicationStatus,
+    Contract,
+    ContractStatus,
+    PaymentFrequency,
 )
 from app.models.crm import Company, Customer
 from app.models.intermediaries import Intermediary, IntermediaryStatus
 from app.models.products import LineOfBusiness
 from app.services.contracts import transition_application
 from app.services.crm import default_company
-from app.views.documents import DocumentView
 from app.views.base import (
-    PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible, scoped_select,
+    PoolModelRestApi,
+    PoolModelView,
+    datamodel,
+    error_text,
+    get_visible,
+    scoped_select,
 )
+from app.views.documents import DocumentView
 from app.views.fields import enum_select
 from app.views.ledger import ContractBookingView
 from app.views.lookup import lookup_field

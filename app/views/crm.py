@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
-from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.fieldwidgets import (
-    BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget,
+    BS3PasswordFieldWidget,
+    BS3TextFieldWidget,
+    Select2Widget,
 )
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import Email, Optional
@@ -17,9 +19,9 @@ from app.extensions import db
 from app.models.crm import Company, CompanyKind, Customer, Staff
 from app.security.scope import current_scope
 from app.services.crm import default_company, set_staff_login
+from app.views.base import PoolModelRestApi, PoolModelView, datamodel
 from app.views.documents import DocumentView
 from app.views.fields import enum_select
-from app.views.base import PoolModelRestApi, PoolModelView, datamodel, error_text
 from app.views.lookup import lookup_field, register_lookup
 
 KIND_LABELS = {
@@ -229,8 +231,7 @@ class StaffApi(PoolModelRestApi):
                             data.get("role"), current_scope().roles)
             db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
+            return self._refused(exc)
         return self.response(200, id=item.id, username=item.user.username,
                              role=item.user.roles[0].name)
 

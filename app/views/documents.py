@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.api import expose as api_expose, protect, safe
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from app.domain.errors import DomainError, InvalidChoiceError
@@ -14,9 +16,19 @@ from app.models.crm import Customer
 from app.models.documents import OWNERS, Document
 from app.models.products import Product
 from app.services.documents import (
-    delete_file, document_path, max_upload_bytes, read_limited, store_document,
+    delete_file,
+    document_path,
+    max_upload_bytes,
+    read_limited,
+    store_document,
 )
-from app.views.base import PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible
+from app.views.base import (
+    PoolModelRestApi,
+    PoolModelView,
+    datamodel,
+    error_text,
+    get_visible,
+)
 
 OWNER_MODELS = {"customer": (Customer, "Customer"), "product": (Product, "Product"),
                 "application": (Application, "Application"), "contract": (Contract, "Contract")}

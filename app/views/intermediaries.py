@@ -2,15 +2,15 @@
 rates and hierarchy entries (sub-objects), combinations, and the org chart."""
 from __future__ import annotations
 
-from datetime import date
-
 import json
+from datetime import date
 
 from flask import Response, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import BaseApi, protect, safe
 from flask_appbuilder.security.decorators import has_access_api, permission_name
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -20,14 +20,21 @@ from wtforms.validators import ValidationError as FormError
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models.intermediaries import (
-    Combination, CombinationMember, Intermediary, IntermediaryLevel, IntermediaryRate,
+    Combination,
+    CombinationMember,
+    Intermediary,
+    IntermediaryLevel,
+    IntermediaryRate,
     IntermediaryStatus,
 )
-from app.services.crm import default_company
 from app.security.scope import current_scope
+from app.services.crm import default_company
 from app.services.hierarchy import cached_tree_json, hierarchy_rows, hierarchy_tree
 from app.views.base import (
-    PoolModelRestApi, PoolModelView, datamodel, get_visible,
+    PoolModelRestApi,
+    PoolModelView,
+    datamodel,
+    get_visible,
 )
 from app.views.crm import ADDRESS, AUDIT
 from app.views.fields import DecimalString, enum_select, format_number

@@ -3,26 +3,34 @@ uncancel and Fixum."""
 from __future__ import annotations
 
 from datetime import date
-
 from decimal import Decimal
 
 from flask import abort, request
 from flask_appbuilder import BaseView, has_access
 from flask_appbuilder import expose as view_expose
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
-from app.domain.errors import DomainError, N_, InvalidValueError
+from app.domain.errors import N_, DomainError, InvalidValueError
 from app.extensions import db
 from app.models.contracts import Contract
 from app.models.ledger import Booking, BookingKind, MissingRate, Receipt
 from app.services.ledger import (
-    book_fixum, bookings_for_receipt, cancel_contract, uncancel_contract,
+    book_fixum,
+    bookings_for_receipt,
+    cancel_contract,
+    uncancel_contract,
 )
-from app.views.base import PoolModelRestApi, PoolModelView, datamodel, error_text, get_visible
+from app.views.base import (
+    PoolModelRestApi,
+    PoolModelView,
+    RefusalMixin,
+    datamodel,
+    get_visible,
+)
 from app.views.lookup import lookup_field
 
 LABELS = {"contract": _l("Contract"), "contract.policy_number": _l("Contract"),
@@ -118,16 +126,12 @@ def _day(value, field="date"):
         raise InvalidValueError(field, N_("Give a date as YYYY-MM-DD.")) from None
 
 
-class ContractActionsApi(BaseApi):
+class ContractActionsApi(RefusalMixin, BaseApi):
     """POST /api/v1/contract/<id>/cancel and /uncancel."""
 
     resource_name = "contract"
     class_permission_name = "Contract"
     method_permission_name = {"cancel": "write", "uncancel": "write"}
-
-    def _refuse(self, exc):
-        db.session.rollback()
-        return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
 
     @expose("/<int:pk>/cancel", methods=["POST"])
     @protect()
@@ -153,7 +157,7 @@ class ContractActionsApi(BaseApi):
         try:
             made = cancel_contract(contract, _day(data.get("date")), data.get("reason"))
         except DomainError as exc:
-            return self._refuse(exc)
+            return self._refused(exc)
         return self.response(200, id=contract.id, status=contract.status.value,
                              bookings=[{"id": b.id, "intermediary": b.intermediary_id,
                                         "amount": str(b.amount)} for b in made])
@@ -178,7 +182,7 @@ class ContractActionsApi(BaseApi):
                              bookings=[{"id": b.id, "amount": str(b.amount)} for b in made])
 
 
-class CorrectionApi(BaseApi):
+class CorrectionApi(RefusalMixin, BaseApi):
     """POST /api/v1/booking/correction: a manual correction by staff."""
 
     resource_name = "booking"
@@ -224,12 +228,11 @@ class CorrectionApi(BaseApi):
                                       _day(data.get("date")), str(data.get("reason") or ""),
                                       data.get("reverses"))
         except DomainError as exc:
-            db.session.rollback()
-            return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
+            return self._refused(exc)
         return self.response(201, id=booking.id, amount=str(booking.amount))
 
 
-class FixumApi(BaseApi):
+class FixumApi(RefusalMixin, BaseApi):
     resource_name = "fixum"
     class_permission_name = "Booking"
     method_permission_name = {"book": "write"}
@@ -254,8 +257,7 @@ class FixumApi(BaseApi):
         try:
             made = book_fixum(str(data.get("month", "")))
         except DomainError as exc:
-            db.session.rollback()
-            return self.response_422(message={exc.field: [error_text(exc)]})
+            return self._refused(exc)
         return self.response(200, month=data.get("month"), booked=len(made))
 
 

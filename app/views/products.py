@@ -14,11 +14,16 @@ from app.domain.products import format_stages, parse_stages
 from app.extensions import db
 from app.models.crm import Company, CompanyKind
 from app.models.products import (
-    CareerLevel, CommissionModel, LiabilityMethod, LiabilityModel, LineOfBusiness, Product,
+    CareerLevel,
+    CommissionModel,
+    LiabilityMethod,
+    LiabilityModel,
+    LineOfBusiness,
+    Product,
     ProductRate,
 )
-from app.views.documents import DocumentView
 from app.views.base import PoolModelRestApi, PoolModelView, datamodel
+from app.views.documents import DocumentView
 from app.views.fields import enum_select
 from app.views.lookup import lookup_field, register_lookup
 

@@ -5,7 +5,11 @@ import pytest
 
 from app.extensions import db
 from app.models.intermediaries import (
-    Combination, Intermediary, IntermediaryLevel, IntermediaryRate, IntermediaryStatus,
+    Combination,
+    Intermediary,
+    IntermediaryLevel,
+    IntermediaryRate,
+    IntermediaryStatus,
 )
 from tests.factories import api_token, make_staff
 from tests.masterdata import example_chain, levels, line, person, pool_with_products

@@ -8,7 +8,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.domain.errors import DomainError
-
 from app.extensions import db
 from app.models.contracts import Contract
 from app.models.crm import CompanyKind

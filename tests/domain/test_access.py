@@ -1,8 +1,15 @@
 import pytest
 
 from app.domain.access import (
-    ADMIN, COMPANY_ADMIN, CUSTOMER, INTERMEDIARY, POOL_ADMIN, POOL_STAFF,
-    check_grant, check_password, grantable_roles,
+    ADMIN,
+    COMPANY_ADMIN,
+    CUSTOMER,
+    INTERMEDIARY,
+    POOL_ADMIN,
+    POOL_STAFF,
+    check_grant,
+    check_password,
+    grantable_roles,
 )
 from app.domain.errors import PasswordPolicyError, RoleNotGrantableError
 

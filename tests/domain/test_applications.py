@@ -1,10 +1,16 @@
 import pytest
 
 from app.domain.applications import (
-    APPLICATION_STATUSES, TRANSITIONS, check_transition, contract_intermediary,
+    APPLICATION_STATUSES,
+    TRANSITIONS,
+    check_transition,
+    contract_intermediary,
 )
 from app.domain.errors import (
-    AssignmentError, InvalidValueError, RequiredFieldError, TransitionError,
+    AssignmentError,
+    InvalidValueError,
+    RequiredFieldError,
+    TransitionError,
 )
 
 ALLOWED = {("DRAFT", "SUBMITTED"), ("SUBMITTED", "IN_REVIEW"), ("IN_REVIEW", "ACCEPTED"),

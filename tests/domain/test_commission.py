@@ -5,7 +5,13 @@ from decimal import Decimal
 import pytest
 
 from app.domain.commission import (
-    ContractIn, ProductTable, ReceiptIn, Recipient, book_receipt, fixum_lines, police_units,
+    ContractIn,
+    ProductTable,
+    ReceiptIn,
+    Recipient,
+    book_receipt,
+    fixum_lines,
+    police_units,
 )
 from app.domain.hierarchy import Hierarchy, LevelEntry
 from app.domain.rates import RateRow

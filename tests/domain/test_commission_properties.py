@@ -6,7 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.commission import (
-    ContractIn, ProductTable, ReceiptIn, book_receipt, reverse,
+    ContractIn,
+    ProductTable,
+    ReceiptIn,
+    book_receipt,
+    reverse,
 )
 from app.domain.hierarchy import Hierarchy, LevelEntry
 from app.domain.liability import LiabilityTerms, charge_back

@@ -2,8 +2,15 @@ import pytest
 
 from app.domain.errors import AssignmentError, GroupError, StatusChangeError
 from app.domain.intermediaries import (
-    ACTIVE, FORMER, GROUP, PROSPECT, STATUSES, check_group, check_new_assignment,
-    check_status_change, gets_fixum,
+    ACTIVE,
+    FORMER,
+    GROUP,
+    PROSPECT,
+    STATUSES,
+    check_group,
+    check_new_assignment,
+    check_status_change,
+    gets_fixum,
 )
 
 ALLOWED = {(a, b) for a in (ACTIVE, PROSPECT, FORMER) for b in (ACTIVE, PROSPECT, FORMER)}

@@ -5,7 +5,10 @@ from decimal import Decimal
 import pytest
 
 from app.domain.liability import (
-    LiabilityTerms, charge_back, full_months_between, liable_fraction,
+    LiabilityTerms,
+    charge_back,
+    full_months_between,
+    liable_fraction,
 )
 from app.domain.money import money, percent_of
 

@@ -4,7 +4,11 @@ import pytest
 
 from app.domain.errors import InvalidValueError
 from app.domain.values import (
-    check_rate, check_register_number, check_tax_number, normalise_bic, normalise_iban,
+    check_rate,
+    check_register_number,
+    check_tax_number,
+    normalise_bic,
+    normalise_iban,
     to_decimal,
 )
 

@@ -5,7 +5,13 @@ from urllib.parse import urlparse
 import pytest
 
 from app.models.crm import CompanyKind
-from tests.factories import make_admin, make_company, make_customer, make_staff, ui_login
+from tests.factories import (
+    make_admin,
+    make_company,
+    make_customer,
+    make_staff,
+    ui_login,
+)
 
 
 def test_the_login_page_speaks_german_by_default(app, client):

@@ -5,7 +5,11 @@ import pytest
 
 from app.extensions import db
 from app.models.intermediaries import (
-    Combination, Intermediary, IntermediaryLevel, IntermediaryRate, IntermediaryStatus,
+    Combination,
+    Intermediary,
+    IntermediaryLevel,
+    IntermediaryRate,
+    IntermediaryStatus,
 )
 from app.models.products import LiabilityModel
 from tests.factories import make_staff, ui_login

@@ -2,7 +2,12 @@
 import pytest
 
 from app.domain.access import (
-    ADMIN, COMPANY_ADMIN, CUSTOMER, INTERMEDIARY, POOL_ADMIN, POOL_STAFF,
+    ADMIN,
+    COMPANY_ADMIN,
+    CUSTOMER,
+    INTERMEDIARY,
+    POOL_ADMIN,
+    POOL_STAFF,
 )
 from app.models.crm import CompanyKind
 from tests.factories import make_company, make_staff, make_user, ui_login
