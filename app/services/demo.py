@@ -114,7 +114,7 @@ def _user(sm, username, first, last, role):
 
 
 def create_demo_data() -> int:
-    """Create what is missing; returns the number of new records. One commit."""
+    """Create what is missing; returns the number of new records."""
     sm = current_app.appbuilder.sm
     created = 0
     companies: dict[str, Company] = {}
@@ -328,4 +328,28 @@ def _business(companies, advisors) -> int:
         application._transition_checked = True
         application.status = ApplicationStatus.SUBMITTED
         created += 1
+    created += _receipts()
     return created
+
+
+# (policy number, kind, amount, value date, insurer reference)
+RECEIPTS = [
+    ("AL-2026-0001", "AP", "1234.56", date(2026, 10, 5), "DEMO-AL-1"),
+    ("AL-2026-0001", "FP", "12.40", date(2026, 10, 5), "DEMO-AL-2"),
+    ("BS-PH-100234", "FP", "100.00", date(2026, 10, 7), "DEMO-BS-1"),
+]
+
+
+def _receipts() -> int:
+    """A few booked receipts (each reference once), so the accounts show something."""
+    from app.models.contracts import Contract
+    from app.services.ledger import book_receipts
+
+    db.session.flush()
+    rows = []
+    for number, kind, amount, day, reference in RECEIPTS:
+        contract = db.session.execute(select(Contract).where(
+            Contract.policy_number == number)).scalar()
+        rows.append({"contract_id": contract.id, "kind": kind, "amount": amount,
+                     "value_date": day, "reference": reference, "source": "demo"})
+    return book_receipts(rows)["receipts"]
