@@ -6,7 +6,10 @@ import pytest
 
 from app.domain.errors import InvalidValueError
 from app.domain.settlement import (
-    check_final_allowed, parse_period, settle, statement_number,
+    check_final_allowed,
+    parse_period,
+    settle,
+    statement_number,
 )
 
 D = Decimal
