@@ -57,6 +57,8 @@ class Config:
 
     POOL_COMMISSION_MODEL = os.environ.get("POOL_COMMISSION_MODEL", "contract_percent")
     POOL_UPLOAD_DIR = os.environ.get("POOL_UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    # Payouts below this (in €) are carried forward instead.
+    POOL_MIN_PAYOUT = os.environ.get("POOL_MIN_PAYOUT", "0")
     POOL_MAX_UPLOAD_MB = float(os.environ.get("POOL_MAX_UPLOAD_MB", "10"))
     # Refuse larger request bodies before reading them (uploads plus form data).
     MAX_CONTENT_LENGTH = int((POOL_MAX_UPLOAD_MB + 1) * 1_000_000)

@@ -258,10 +258,10 @@ def _guard_ledger(session: Session) -> None:
     """Bookings and receipts are never changed or deleted (GoBD); only a
     booking's statement may be set, once."""
     from app.domain.errors import N_, InvalidValueError
-    from app.models.ledger import Booking, Receipt
+    from app.models.ledger import Booking, Receipt, Statement
 
     for obj in session.deleted:
-        if isinstance(obj, (Booking, Receipt)):
+        if isinstance(obj, (Booking, Receipt, Statement)):
             raise InvalidValueError("booking", N_(
                 "Bookings and receipts are never deleted; book a correction instead."))
     for obj in session.dirty:

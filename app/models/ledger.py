@@ -174,3 +174,35 @@ class MissingRate(Model):
     contract = relationship("Contract")
     intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)
     intermediary = relationship("Intermediary")
+
+
+class Statement(Model):
+    """A final statement (Courtageabrechnung) of one intermediary and month.
+    Never changed once issued; numbers are gap-free per year."""
+
+    __tablename__ = "statement"
+    __scope_parent__ = "intermediary"
+    id = Column(Integer, primary_key=True)
+    number = Column(String(20), nullable=False, unique=True)
+    year = Column(Integer, nullable=False)
+    sequence = Column(Integer, nullable=False)
+    intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)
+    intermediary = relationship("Intermediary")
+    period = Column(String(7), nullable=False)
+    opening_balance = Column(MONEY, nullable=False)
+    total = Column(MONEY, nullable=False)
+    payout = Column(MONEY, nullable=False)
+    carry_forward = Column(MONEY, nullable=False)
+    status = Column(String(10), nullable=False, default="FINAL")
+    created_on = Column(Date, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("intermediary_id", "period", name="uq_statement_intermediary_period"),
+        UniqueConstraint("year", "sequence", name="uq_statement_year_sequence"),
+    )
+
+    def validate_row(self, session, is_new):
+        from app.domain.errors import N_, InvalidValueError
+
+        if not is_new:
+            raise InvalidValueError("statement", N_("A final statement is never changed."))

@@ -27,7 +27,7 @@ ROLE_RESOURCES: dict[str, dict[str, str]] = {
                  "Hierarchy": R, "Catalogue": R},
     POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": RW,
                  "Application": RW, "Contract": RW, "Document": RW,
-                 "Receipt": RW, "Booking": RW,
+                 "Receipt": RW, "Booking": RW, "Settlement": RW, "Statement": R,
                  "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
                  "MasterData": RW, "Hierarchy": R, "Catalogue": R},
     COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,

@@ -2,7 +2,15 @@
 
 
 def register_views(appbuilder) -> None:
-    from app.views import contracts, crm, documents, intermediaries, ledger, products
+    from app.views import (
+        contracts,
+        crm,
+        documents,
+        intermediaries,
+        ledger,
+        products,
+        settlement,
+    )
     from app.views.lookup import LookupView
 
     appbuilder.add_view_no_menu(LookupView)
@@ -12,3 +20,4 @@ def register_views(appbuilder) -> None:
     contracts.register(appbuilder)
     documents.register(appbuilder)
     ledger.register(appbuilder)
+    settlement.register(appbuilder)
