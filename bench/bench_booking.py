@@ -10,35 +10,31 @@ while to build).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
-import tempfile
 import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("POOL_INSTANCE_DIR", tempfile.mkdtemp(prefix="pool-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import (  # noqa: E402
+    analyze,
+    bench_app,
+    fresh_schema,
+)
 from sqlalchemy import insert, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from config import Config, _database_url  # noqa: E402
 
 
 def build(n_contracts: int, depth: int = 10):
     from app.models.crm import Company, CompanyKind, Customer
     from app.models.intermediaries import Intermediary, IntermediaryLevel
     from app.models.products import CareerLevel, LineOfBusiness, Product, ProductRate
-    from app.services.setup import init_database
 
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    init_database()
+    fresh_schema()
     rnd = random.Random(5)
     pool = Company(name="Bench Pool", kind=CompanyKind.POOL)
     db.session.add(pool)
@@ -90,9 +86,7 @@ def build(n_contracts: int, depth: int = 10):
         raw.commit()
     finally:
         raw.close()
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+    analyze()
     return [r[0] for r in db.session.execute(text("SELECT id FROM contract ORDER BY id"))]
 
 
@@ -113,10 +107,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--receipts", type=int, default=100_000)
     args = ap.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    uri = _database_url() if url else f"sqlite:///{os.environ['POOL_INSTANCE_DIR']}/bench.db"
-    cfg = type("BenchConfig", (Config,), {"SQLALCHEMY_DATABASE_URI": uri})
-    app = create_app(cfg)
+    app = bench_app()
     from app.services.ledger import book_receipts
     with app.app_context():
         contracts = build(args.receipts)

@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("POOL_INSTANCE_DIR", tempfile.mkdtemp(prefix="pool-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import (  # noqa: E402
+    analyze,
+    bench_app,
+    fresh_schema,
+    staff_client,
+)
 from sqlalchemy import insert, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models.crm import Company, CompanyKind, Customer  # noqa: E402
 from app.models.intermediaries import Intermediary  # noqa: E402
 from app.models.products import LineOfBusiness, Product  # noqa: E402
-from config import Config, _database_url  # noqa: E402
 
 LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
         "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz"]
@@ -40,14 +41,10 @@ COLUMNS = ["policy_number", "insurer_id", "customer_id", "product_id", "line_of_
 
 
 def build(n: int) -> None:
-    from app.services.setup import init_database
     from tests.factories import make_staff
 
     pg = db.engine.dialect.name == "postgresql"
-    if pg:
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    init_database()
+    fresh_schema()
     rnd = random.Random(11)
     pool = Company(name="Bench Pool", kind=CompanyKind.POOL)
     db.session.add(pool)
@@ -103,12 +100,7 @@ def build(n: int) -> None:
         raw.commit()
     finally:
         raw.close()
-    if pg:
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-    else:
-        with db.engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    analyze()
     print(f"built {n:,} contracts, {n_customers:,} customers in {time.perf_counter() - t:.0f} s "
           f"({db.engine.dialect.name})")
     return dict(insurer=insurers[7].id, line=lines[1].id, person=first_person + 1234)
@@ -131,16 +123,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--contracts", type=int, default=1_000_000)
     args = ap.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    uri = _database_url() if url else f"sqlite:///{os.environ['POOL_INSTANCE_DIR']}/bench.db"
-    cfg = type("BenchConfig", (Config,), {"SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False,
-                                          "AUTH_RATE_LIMITED": False, "RATELIMIT_ENABLED": False})
-    app = create_app(cfg)
-    from tests.factories import PASSWORD
+    app = bench_app()
     with app.app_context():
         ids = build(args.contracts)
-        client = app.test_client()
-        client.post("/login/", data={"username": "bench", "password": PASSWORD})
+        client = staff_client(app)
         searches = [
             ("policy number prefix", "policy_number=V00012345"),
             ("customer name prefix", "customer=Wagner%201234"),

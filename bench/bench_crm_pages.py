@@ -9,24 +9,26 @@ database that DATABASE_URL names (its tables are dropped and rebuilt!).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("POOL_INSTANCE_DIR", tempfile.mkdtemp(prefix="pool-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import (  # noqa: E402
+    analyze,
+    api_client,
+    bench_app,
+    fresh_schema,
+    staff_client,
+)
 from sqlalchemy import insert, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models.crm import Company, CompanyKind, Customer  # noqa: E402
 from app.models.intermediaries import Intermediary  # noqa: E402
-from config import Config, _database_url  # noqa: E402
 
 LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
         "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz"]
@@ -35,13 +37,9 @@ CITIES = ["Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Stuttgart", "E
 
 
 def build(n_customers: int) -> None:
-    from app.services.setup import init_database
     from tests.factories import make_staff
 
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    init_database()
+    fresh_schema()
     pool = Company(name="Bench Pool", kind=CompanyKind.POOL)
     db.session.add(pool)
     db.session.flush()
@@ -62,11 +60,7 @@ def build(n_customers: int) -> None:
         db.session.execute(insert(Customer), rows[start:start + 20000])
     make_staff(pool, "Company admin", "bench")  # scoped to the whole pool, may add
     db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        # Fresh bulk-loaded tables have no statistics yet (autovacuum would
-        # gather them within a minute); measure with them, as in production.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+    analyze()
     print(f"built {n_customers:,} customers in {time.perf_counter() - t:.1f} s "
           f"({db.engine.dialect.name})")
 
@@ -95,16 +89,10 @@ def main():
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=30)
     args = ap.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    uri = _database_url() if url else f"sqlite:///{os.environ['POOL_INSTANCE_DIR']}/bench.db"
-    cfg = type("BenchConfig", (Config,), {"SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False,
-                                          "AUTH_RATE_LIMITED": False, "RATELIMIT_ENABLED": False})
-    app = create_app(cfg)
+    app = bench_app()
     with app.app_context():
         build(args.customers)
-        client = app.test_client()
-        from tests.factories import PASSWORD
-        client.post("/login/", data={"username": "bench", "password": PASSWORD})
+        client = staff_client(app)
         some = db.session.execute(text("SELECT id FROM customer ORDER BY id DESC LIMIT 1")).scalar()
         pages = [
             ("customer list", "/customerview/list/"),
@@ -120,16 +108,12 @@ def main():
             ("lookup intermediary '123'", "/lookup/intermediary/?q=123&status=ACTIVE"),
             ("API customer list", None),
         ]
-        resp = client.post("/api/v1/security/login",
-                           json={"username": "bench", "password": PASSWORD, "provider": "db"})
-        token = resp.json["access_token"]
         print(f"{'page':<36}{'median ms':>10}{'p95 ms':>10}{'bytes':>10}{'SQL':>6}")
         worst = 0.0
         for label, path in pages:
             if path is None:
-                api = app.test_client()
-                api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-                med, p95, size, sql = measure(api, "/api/v1/customer/", args.requests)
+                med, p95, size, sql = measure(api_client(app), "/api/v1/customer/",
+                                              args.requests)
             else:
                 med, p95, size, sql = measure(client, path, args.requests)
             if "last page" not in label:

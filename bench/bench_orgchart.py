@@ -14,33 +14,33 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("POOL_INSTANCE_DIR", tempfile.mkdtemp(prefix="pool-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import (  # noqa: E402
+    PASSWORD,
+    analyze,
+    api_client,
+    bench_app,
+    fresh_schema,
+    staff_client,
+)
 from sqlalchemy import insert, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models.crm import Company, CompanyKind  # noqa: E402
 from app.models.intermediaries import Intermediary, IntermediaryLevel  # noqa: E402
 from app.models.products import CareerLevel  # noqa: E402
-from config import Config, _database_url  # noqa: E402
 
 
 def build(n: int, depth: int) -> None:
-    from app.services.setup import init_database
     from tests.factories import make_staff
 
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    init_database()
+    fresh_schema()
     pool = Company(name="Bench Pool", kind=CompanyKind.POOL)
     db.session.add(pool)
     db.session.add_all([CareerLevel(rank=r, name=f"Stufe {r}", value_per_unit=r) for r in
@@ -81,11 +81,7 @@ def build(n: int, depth: int) -> None:
     db.session.execute(insert(IntermediaryLevel), rows)
     make_staff(pool, "Pool staff", "bench")
     db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        # Fresh bulk-loaded tables have no statistics yet (autovacuum would
-        # gather them within a minute); measure with them, as in production.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+    analyze()
     deepest = max(depth - lvl + 1 for _, lvl, _ in entries)
     print(f"built {len(ids):,} intermediaries, {len(rows):,} hierarchy entries, "
           f"{deepest} levels deep ({db.engine.dialect.name})")
@@ -172,24 +168,14 @@ def main():
     ap.add_argument("--depth", type=int, default=10)
     ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    uri = _database_url() if url else f"sqlite:///{os.environ['POOL_INSTANCE_DIR']}/bench.db"
-    cfg = type("BenchConfig", (Config,), {"SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False,
-                                          "AUTH_RATE_LIMITED": False, "RATELIMIT_ENABLED": False})
-    app = create_app(cfg)
-    from tests.factories import PASSWORD
+    app = bench_app()
     with app.app_context():
         build(args.intermediaries, args.depth)
-        client = app.test_client()
-        client.post("/login/", data={"username": "bench", "password": PASSWORD})
+        client = staff_client(app)
         med, worst, size = measure(client, "/orgchart/data?date=2026-11-01", 10)
         print(f"org chart JSON: median {med:.0f} ms, max {worst:.0f} ms, {size / 1e6:.1f} MB "
               "(target: page under 1 s)")
-        token = client.post("/api/v1/security/login", json={
-            "username": "bench", "password": PASSWORD, "provider": "db"}).json["access_token"]
-        api = app.test_client()
-        api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        med, worst, size = measure(api, "/api/v1/hierarchy/?date=2026-11-01", 10)
+        med, worst, size = measure(api_client(app), "/api/v1/hierarchy/?date=2026-11-01", 10)
         print(f"GET /api/v1/hierarchy/: median {med:.0f} ms, max {worst:.0f} ms")
         db.session.remove()
     if not args.no_browser:

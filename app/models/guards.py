@@ -145,6 +145,19 @@ def _apply_defaults(obj) -> None:
             setattr(obj, prop.key, default.arg)
 
 
+def _default_company(session, obj) -> None:
+    """A new row of company data given without a company belongs to the
+    caller's company, else to the pool (interfaces.md), whatever the path."""
+    column = getattr(obj, "__scope_column__", None)
+    if not column or column == "id" or getattr(obj, column) is not None:
+        return
+    relation = column.removesuffix("_id")
+    if getattr(obj, relation, None) is None:
+        from app.services.crm import default_company
+
+        setattr(obj, relation, default_company())
+
+
 def _required(obj) -> None:
     for field in _REQUIRED.get(type(obj).__name__, ()):
         value = getattr(obj, field)
@@ -211,6 +224,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         is_new = obj in session.new
         if is_new:
             _apply_defaults(obj)
+            _default_company(session, obj)
         _sync_fks(obj)
         _required(obj)
         if isinstance(obj, Company):

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models.contracts import Contract, ContractStatus
 from app.models.intermediaries import Intermediary, IntermediaryRate, IntermediaryStatus
 from app.models.ledger import Booking, BookingKind, MissingRate, Receipt
+from app.models.mixins import _now
 from app.models.products import CareerLevel, LiabilityModel, ProductRate
 from app.services.hierarchy import load_hierarchy
 
@@ -306,11 +307,6 @@ def book_receipts(rows, progress=None) -> dict:
     db.session.commit()
     return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": skipped,
             "missing_rates": missing}
-
-
-def _now():
-    from app.models.mixins import _now as now
-    return now()
 
 
 def release_reserves(day: date) -> list[Booking]:

@@ -26,7 +26,6 @@ from app.models.crm import Company, Customer
 from app.models.intermediaries import Intermediary, IntermediaryStatus
 from app.models.products import LineOfBusiness
 from app.services.contracts import transition_application
-from app.services.crm import default_company
 from app.views.base import (
     PoolModelRestApi,
     PoolModelView,
@@ -158,8 +157,6 @@ class ContractView(PoolModelView):
     }
 
     def pre_add(self, item):
-        if item.managing_company is None:
-            item.managing_company = default_company()
         police(item)
 
 
@@ -247,8 +244,6 @@ class ContractApi(PoolModelRestApi):
     optional_on_add = ("managing_company",)
 
     def pre_add(self, item):
-        if item.managing_company is None:
-            item.managing_company = default_company()
         police(item)
 
 

@@ -18,7 +18,7 @@ from app.domain.errors import DomainError
 from app.extensions import db
 from app.models.crm import Company, CompanyKind, Customer, Staff
 from app.security.scope import current_scope
-from app.services.crm import default_company, set_staff_login
+from app.services.crm import set_staff_login
 from app.views.base import PoolModelRestApi, PoolModelView, datamodel
 from app.views.documents import DocumentView
 from app.views.fields import enum_select
@@ -125,8 +125,6 @@ class StaffView(PoolModelView):
                         getattr(item, "role", None) or None, current_scope().roles)
 
     def pre_add(self, item):
-        if item.company is None:
-            item.company = default_company()
         self._apply_login(item)
 
     def pre_update(self, item):
@@ -160,9 +158,6 @@ class CustomerView(PoolModelView):
                              widget=BS3TextFieldWidget()),
     }
 
-    def pre_add(self, item):
-        if item.company is None:
-            item.company = default_company()
 
 
 # --- REST API ------------------------------------------------------------------
@@ -194,9 +189,6 @@ class StaffApi(PoolModelRestApi):
     optional_on_add = ("company",)
     method_permission_name = {**PoolModelRestApi.method_permission_name, "login": "write"}
 
-    def pre_add(self, item):
-        if item.company is None:
-            item.company = default_company()
 
     @expose("/<int:pk>/login", methods=["POST"])
     @protect()
@@ -250,9 +242,6 @@ class CustomerApi(PoolModelRestApi):
     search_columns = ["name", "first_name", "postcode", "city", "company", "intermediary"]
     optional_on_add = ("company",)
 
-    def pre_add(self, item):
-        if item.company is None:
-            item.company = default_company()
 
 
 def register(appbuilder):

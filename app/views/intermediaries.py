@@ -28,7 +28,6 @@ from app.models.intermediaries import (
     IntermediaryStatus,
 )
 from app.security.scope import current_scope
-from app.services.crm import default_company
 from app.services.hierarchy import cached_tree_json, hierarchy_rows, hierarchy_tree
 from app.views.base import (
     PoolModelRestApi,
@@ -143,9 +142,6 @@ class IntermediaryView(PoolModelView):
         "group": lookup_field("Group", "intermediary", status="GROUP"),
     }
 
-    def pre_add(self, item):
-        if item.company is None:
-            item.company = default_company()
 
 
 # --- combinations ----------------------------------------------------------------
@@ -279,9 +275,6 @@ class IntermediaryApi(PoolModelRestApi):
     order_columns = ["id", "name", "status"]
     optional_on_add = ("company",)
 
-    def pre_add(self, item):
-        if item.company is None:
-            item.company = default_company()
 
 
 class IntermediaryRateApi(PoolModelRestApi):
