@@ -59,6 +59,11 @@ class Config:
     POOL_UPLOAD_DIR = os.environ.get("POOL_UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     # Payouts below this (in €) are carried forward instead.
     POOL_MIN_PAYOUT = os.environ.get("POOL_MIN_PAYOUT", "0")
+    # Four-eyes approval: a final settlement run is released by a second staff
+    # member before its statements get numbers and payouts.
+    POOL_FOUR_EYES = _bool("POOL_FOUR_EYES", False)
+    # Status files of long work started from a screen (settlement runs).
+    POOL_JOB_DIR = os.environ.get("POOL_JOB_DIR", str(INSTANCE_DIR / "jobs"))
     POOL_MAX_UPLOAD_MB = float(os.environ.get("POOL_MAX_UPLOAD_MB", "10"))
     # Refuse larger request bodies before reading them (uploads plus form data).
     MAX_CONTENT_LENGTH = int((POOL_MAX_UPLOAD_MB + 1) * 1_000_000)

@@ -65,6 +65,80 @@ def release_reserves_command(day):
     click.echo(f"{len(made)} reserves released.")
 
 
+class _Bar:
+    """A click progress bar made on the first report (the total is known then)."""
+
+    def __init__(self, label: str):
+        self.label, self.bar, self.done = label, None, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@pool.command("settle")
+@click.option("--period", required=True, help="YYYY-MM")
+@click.option("--final", is_flag=True, help="Issue the statements (otherwise a preview).")
+def settle_command(period, final):
+    """Settlement run for a month: a preview, or with --final the real one."""
+    from decimal import Decimal
+
+    from app.domain.errors import DomainError
+    from app.services.settlement import run_settlement
+
+    bar = _Bar("Statements")
+    try:
+        answer = run_settlement(period, final, progress=bar)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bar.close()
+    statements = answer["statements"]
+    payout = sum((Decimal(s["payout"]) for s in statements), Decimal(0))
+    kind = "final run" if final else "preview (nothing written)"
+    click.echo(f"Settlement {answer['period']}, {kind}: {len(statements)} statements, "
+               f"payout {payout} EUR.")
+    if answer.get("run"):
+        click.echo(f"Run {answer['run']}: {answer['status']}.")
+    for entry in answer["withheld"]:
+        click.echo(f"withheld: intermediary {entry['intermediary']} ({entry['name']}): "
+                   f"{entry['reason']}")
+    if answer["missing_rates"]:
+        click.echo(f"{len(answer['missing_rates'])} receipts found no rate "
+                   "(see Commission > Missing rates).")
+
+
+@pool.command("render-statements")
+@click.option("--run", "run_id", required=True, type=int, help="settlement run id")
+def render_statements_command(run_id):
+    """Render and store the credit notes (PDF) of a released run."""
+    from app.domain.errors import DomainError
+    from app.extensions import db
+    from app.models.ledger import RunStatus, SettlementRun
+    from app.services.statements import render_run
+
+    run = db.session.get(SettlementRun, run_id)
+    if run is None:
+        raise click.ClickException(f"There is no settlement run {run_id}.")
+    if run.status != RunStatus.RELEASED.value:
+        raise click.ClickException(f"Run {run_id} awaits its release.")
+    bar = _Bar("Credit notes")
+    try:
+        made = render_run(run, progress=bar)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bar.close()
+    click.echo(f"{made} credit notes rendered and stored.")
+
+
 @pool.command("scheduler")
 def scheduler_command():
     """Run the scheduler as its own single process (Fixum, reserve releases)."""

@@ -53,9 +53,10 @@ def make_customer(company, name=None, **kw):
     return customer
 
 
-def make_intermediary(company, name=None, status=IntermediaryStatus.ACTIVE):
+def make_intermediary(company, name=None, status=IntermediaryStatus.ACTIVE,
+                      tax_number="12/345/67890"):
     person = Intermediary(name=name or f"Vermittler {next(_seq)}", company=company,
-                          status=status)
+                          status=status, tax_number=tax_number)
     db.session.add(person)
     db.session.commit()
     return person

@@ -26,7 +26,8 @@ def levels():
 
 
 def person(company, name, status=IntermediaryStatus.ACTIVE, group=None):
-    p = Intermediary(name=name, company=company, status=status, group=group)
+    p = Intermediary(name=name, company=company, status=status, group=group,
+                     tax_number="12/345/67890")
     db.session.add(p)
     db.session.commit()
     return p

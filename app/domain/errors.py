@@ -89,3 +89,9 @@ class TransitionError(DomainError):
 
 class DocumentError(DomainError):
     message = N_("This file cannot be accepted.")
+
+
+class RunUnderWayError(DomainError):
+    """Answered with 409: another settlement run holds the lock."""
+
+    message = N_("A settlement run is under way. Try again when it has finished.")

@@ -54,3 +54,12 @@ def check_final_allowed(last_day: date, today: date) -> None:
 def statement_number(year: int, sequence: int) -> str:
     """Gap-free per year: 2026-000001, 2026-000002, ..."""
     return f"{year}-{sequence:06d}"
+
+
+def withheld_reason(tax_number: str | None) -> str | None:
+    """§14 UStG: a credit note names the supplier's tax number or VAT id.
+    Without one the statement is withheld (listed, not issued) and its
+    bookings stay open for a later run."""
+    if not (tax_number or "").strip():
+        return N_("No tax number or VAT id: the credit note cannot be issued.")
+    return None

@@ -55,6 +55,10 @@ class Company(AuditMixin, AddressMixin, Model):
     parent_id = Column(Integer, ForeignKey("company.id"), index=True)
     parent = relationship("Company", remote_side=[id], backref="children")
     # An insurer's number in GDV data (VU-Nummer).
+    #: the pool's own tax number and payout account (credit notes, SEPA)
+    tax_number = Column(String(20))
+    iban = Column(String(34))
+    bic = Column(String(11))
     vu_number = Column(String(5), unique=True)
     #: An insurer's default cancellation liability model.
     liability_model_id = Column(Integer, ForeignKey("liability_model.id"))
@@ -62,6 +66,13 @@ class Company(AuditMixin, AddressMixin, Model):
 
     __table_args__ = (CheckConstraint("parent_id IS NULL OR parent_id <> id",
                                       name="ck_company_not_own_parent"),)
+
+    def validate_row(self, session, is_new):
+        from app.domain.values import check_tax_number, normalise_bic, normalise_iban
+
+        self.tax_number = check_tax_number(self.tax_number)
+        self.iban = normalise_iban(self.iban)
+        self.bic = normalise_bic(self.bic)
 
     def __repr__(self):
         return self.name or ""

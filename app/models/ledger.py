@@ -11,11 +11,14 @@ from flask_appbuilder import Model
 from sqlalchemy import (
     Column,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import relationship
@@ -176,6 +179,42 @@ class MissingRate(Model):
     intermediary = relationship("Intermediary")
 
 
+class StatementStatus(str, enum.Enum):
+    #: made by a final run under four-eyes approval, awaiting release: no
+    #: number, no payout yet
+    DRAFT = "DRAFT"
+    #: issued: numbered, paid out, never changed
+    FINAL = "FINAL"
+
+
+class RunStatus(str, enum.Enum):
+    AWAITING_RELEASE = "AWAITING_RELEASE"
+    RELEASED = "RELEASED"
+
+
+class SettlementRun(Model):
+    """One final settlement run: the statements it made, who ran and who
+    released it (four eyes), its payout file."""
+
+    __tablename__ = "settlement_run"
+    id = Column(Integer, primary_key=True)
+    period = Column(String(7), nullable=False, index=True)
+    status = Column(String(20), nullable=False)
+    statements = Column(Integer, nullable=False, default=0)
+    payout_total = Column(MONEY, nullable=False, default=0)
+    #: JSON: intermediaries whose statement was withheld (no tax number)
+    withheld = Column(Text, nullable=False, default="[]")
+    created_on = Column(DateTime, nullable=False)
+    created_by_fk = Column(Integer, ForeignKey("ab_user.id"))
+    released_on = Column(DateTime)
+    released_by_fk = Column(Integer, ForeignKey("ab_user.id"))
+    #: the payout file (pain.001), made once at first download, and the
+    #: payouts it held back (JSON)
+    sepa_xml = Column(LargeBinary)
+    sepa_sha256 = Column(String(64))
+    sepa_held = Column(Text)
+
+
 class Statement(Model):
     """A final statement (Courtageabrechnung) of one intermediary and month.
     Never changed once issued; numbers are gap-free per year."""
@@ -183,16 +222,20 @@ class Statement(Model):
     __tablename__ = "statement"
     __scope_parent__ = "intermediary"
     id = Column(Integer, primary_key=True)
-    number = Column(String(20), nullable=False, unique=True)
-    year = Column(Integer, nullable=False)
-    sequence = Column(Integer, nullable=False)
+    number = Column(String(20), unique=True)
+    year = Column(Integer)
+    sequence = Column(Integer)
     intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)
     intermediary = relationship("Intermediary")
+    run_id = Column(Integer, ForeignKey("settlement_run.id"), index=True)
+    run = relationship("SettlementRun")
     period = Column(String(7), nullable=False)
     opening_balance = Column(MONEY, nullable=False)
     total = Column(MONEY, nullable=False)
     payout = Column(MONEY, nullable=False)
     carry_forward = Column(MONEY, nullable=False)
+    #: retained cancellation reserve after the period (for the credit note)
+    reserve_balance = Column(MONEY, nullable=False, default=0)
     status = Column(String(10), nullable=False, default="FINAL")
     created_on = Column(Date, nullable=False)
 
@@ -206,3 +249,15 @@ class Statement(Model):
 
         if not is_new:
             raise InvalidValueError("statement", N_("A final statement is never changed."))
+
+
+class StatementPdf(Model):
+    """The issued credit note as PDF: made once, stored with its SHA-256, never
+    made again in place."""
+
+    __tablename__ = "statement_pdf"
+    id = Column(Integer, primary_key=True)
+    statement_id = Column(Integer, ForeignKey("statement.id"), nullable=False, unique=True)
+    pdf = Column(LargeBinary, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    created_on = Column(DateTime, nullable=False)

@@ -58,6 +58,7 @@ MENU_ITEMS = {
     "Receipts": ("Commission", "Receipt"),
     "Bookings": ("Commission", "Booking"),
     "Missing rates": ("Commission", "Booking"),
+    "Settlement": ("Commission", "Settlement"),
 }
 
 #: every logged-in user may see its profile, change its password, search lookups.

@@ -170,9 +170,10 @@ def uncancel_contract(contract: Contract) -> list[Booking]:
     return made
 
 
-def book_fixum(month: str) -> list[Booking]:
+def book_fixum(month: str, commit: bool = True) -> list[Booking]:
     """The month's Fixum for ACTIVE intermediaries, once per intermediary and
-    month (the unique constraint makes a second run book nothing)."""
+    month (the unique constraint makes a second run book nothing). With
+    commit=False the caller's transaction (a settlement run) commits them."""
     try:
         year, mon = (int(x) for x in month.split("-"))
         first = date(year, mon, 1)
@@ -191,8 +192,15 @@ def book_fixum(month: str) -> list[Booking]:
         booking.fixum_month = key
         made.append(booking)
     db.session.add_all(made)
-    db.session.commit()
+    _done(commit)
     return made
+
+
+def _done(commit: bool) -> None:
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
 
 
 def bookings_for_policing(contract: Contract) -> list[Booking]:
@@ -309,31 +317,36 @@ def book_receipts(rows, progress=None) -> dict:
             "missing_rates": missing}
 
 
-def release_reserves(day: date) -> list[Booking]:
+def release_reserves(day: date, commit: bool = True) -> list[Booking]:
     """Release every retained reserve whose liability period has ended by
     `day`, on the day it ended; each retention is released once."""
-    from sqlalchemy.orm import aliased
-
     from app.domain.liability import liability_end
 
-    release = aliased(Booking)
-    open_retains = db.session.execute(
-        select(Booking, Contract.start_date).join(Contract, Booking.contract_id == Contract.id)
-        .where(Booking.kind == BookingKind.RESERVE_RETAIN,
-               ~select(release.id).where(release.origin_id == Booking.id,
-                                         release.kind == BookingKind.RESERVE_RELEASE).exists())
-    ).all()
+    # Two linear scans instead of a correlated NOT EXISTS (SQLite's planner
+    # runs that one in quadratic time once the origin index is all NULLs).
+    released = set(db.session.execute(select(Booking.origin_id).where(
+        Booking.kind == BookingKind.RESERVE_RELEASE)).scalars())
+    retains = db.session.execute(
+        select(Booking.id, Booking.intermediary_id, Booking.amount, Booking.contract_id,
+               Booking.liability_model_id, Contract.start_date)
+        .join(Contract, Booking.contract_id == Contract.id)
+        .where(Booking.kind == BookingKind.RESERVE_RETAIN)).all()
+    terms: dict = {}
     made = []
-    for retain, start in open_retains:
-        end = liability_end(start, liability_terms(retain.liability_model_id))
+    for pk, person, amount, contract_id, model_id, start in retains:
+        if pk in released:
+            continue
+        if model_id not in terms:
+            terms[model_id] = liability_terms(model_id)
+        end = liability_end(start, terms[model_id])
         if end <= day:
             made.append(Booking(
-                intermediary_id=retain.intermediary_id, kind=BookingKind.RESERVE_RELEASE,
-                amount=-retain.amount, booking_date=end, contract_id=retain.contract_id,
-                origin_id=retain.id, liability_model_id=retain.liability_model_id,
+                intermediary_id=person, kind=BookingKind.RESERVE_RELEASE,
+                amount=-amount, booking_date=end, contract_id=contract_id,
+                origin_id=pk, liability_model_id=model_id,
                 rule="reserve released", created_on=date.today()))
     db.session.add_all(made)
-    db.session.commit()
+    _done(commit)
     return made
 
 

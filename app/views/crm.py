@@ -36,6 +36,7 @@ LABELS = {
     "name": _l("Name"), "kind": _l("Kind"), "parent": _l("Parent company"),
     "parent.name": _l("Parent company"), "vu_number": _l("Insurer number (VU-Nr.)"),
     "liability_model": _l("Default liability model"),
+    "tax_number": _l("Tax number or VAT id"), "iban": _l("IBAN"), "bic": _l("BIC"),
     "street": _l("Street"), "postcode": _l("Postcode"), "city": _l("City"),
     "country": _l("Country"), "email": _l("E-mail"), "phone": _l("Phone"),
     "company": _l("Company"), "company.name": _l("Company"),
@@ -63,9 +64,10 @@ class CompanyView(PoolModelView):
     edit_title = _l("Edit company")
     label_columns = LABELS
     list_columns = ["name", "kind", "parent.name", "city"]
-    show_columns = ["name", "kind", "parent", "vu_number", "liability_model"] + ADDRESS + AUDIT
+    show_columns = (["name", "kind", "parent", "vu_number", "liability_model"] + ADDRESS
+                    + ["tax_number", "iban", "bic"] + AUDIT)
     add_columns = edit_columns = ["name", "kind", "parent", "vu_number",
-                                  "liability_model"] + ADDRESS
+                                  "liability_model"] + ADDRESS + ["tax_number", "iban", "bic"]
     search_columns = ["name", "kind", "city", "vu_number"]
     order_columns = ["name", "kind", "city"]
     formatters_columns = {"kind": kind_label}
@@ -168,9 +170,9 @@ class CompanyApi(PoolModelRestApi):
     class_permission_name = "Company"
     list_columns = ["id", "name", "kind", "parent.id", "parent.name", "vu_number", "city"]
     show_columns = ["id", "name", "kind", "parent.id", "parent.name", "vu_number",
-                    "liability_model.id"] + ADDRESS
+                    "liability_model.id"] + ADDRESS + ["tax_number", "iban", "bic"]
     add_columns = edit_columns = ["name", "kind", "parent", "vu_number",
-                                  "liability_model"] + ADDRESS
+                                  "liability_model"] + ADDRESS + ["tax_number", "iban", "bic"]
     order_columns = ["id", "name", "kind"]
     search_columns = ["name", "kind", "vu_number", "parent"]
     optional_on_add = ("parent",)
