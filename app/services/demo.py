@@ -77,6 +77,18 @@ INTERMEDIARIES = [
     ("Klaus Altmann", FIRM_B, IntermediaryStatus.ACTIVE),
 ]
 
+# Tax numbers, bank accounts and addresses for the credit notes and the SEPA
+# file (Klaus Altmann has no tax number: his statement is withheld).
+POOL_ACCOUNT = {"tax_number": "DE123456789", "iban": "DE02120300000000202051"}
+PAYEES = {
+    "Max Mustermann": {"tax_number": "214/5678/1234", "iban": "DE89370400440532013000",
+                       "street": "Rheinufer 5", "postcode": "50668", "city": "Köln"},
+    "Julia Weber": {"tax_number": "DE811234567", "iban": "DE02500105170137075030",
+                    "street": "Goethestraße 17", "postcode": "60313", "city": "Frankfurt am Main"},
+    "Thomas Becker": {"tax_number": "103/815/08151", "iban": "DE88100900001234567892",
+                      "street": "Am Markt 2", "postcode": "28195", "city": "Bremen"},
+}
+
 # (name, first name, birth date, company, advisor, city)
 CUSTOMERS = [
     ("Musterfrau", "Erika", date(1964, 8, 12), POOL, "Max Mustermann", "Köln"),
@@ -124,7 +136,8 @@ def create_demo_data() -> int:
         ).scalar()
         if company is None:
             company = Company(name=name, kind=kind, parent=companies.get(parent),
-                              street=street, postcode=postcode, city=city, country="DE")
+                              street=street, postcode=postcode, city=city, country="DE",
+                              **(POOL_ACCOUNT if kind == CompanyKind.POOL else {}))
             db.session.add(company)
             created += 1
         companies[name] = company
@@ -144,7 +157,8 @@ def create_demo_data() -> int:
             select(Intermediary).where(Intermediary.name == name)
         ).scalar()
         if person is None:
-            person = Intermediary(name=name, company=companies[company], status=status)
+            person = Intermediary(name=name, company=companies[company], status=status,
+                                  **PAYEES.get(name, {}))
             db.session.add(person)
             created += 1
         advisors[name] = person

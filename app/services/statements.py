@@ -32,13 +32,13 @@ from app.models.products import Product
 
 #: booking kinds as the credit note names them (msgids; German in the PDF)
 KIND_NAMES = {
-    "AP": N_("Acquisition commission"),
-    "AP_ZV": N_("Acquisition commission, supplementary insurance"),
-    "FP": N_("Renewal commission"),
+    "AP": N_("Acquisition"),
+    "AP_ZV": N_("Acquisition (suppl.)"),
+    "FP": N_("Renewal"),
     "OVERRIDE": N_("Override"),
     "STORNO": N_("Charge-back"),
-    "RESERVE_RETAIN": N_("Cancellation reserve retained"),
-    "RESERVE_RELEASE": N_("Cancellation reserve released"),
+    "RESERVE_RETAIN": N_("Reserve retained"),
+    "RESERVE_RELEASE": N_("Reserve released"),
     "FIXUM": N_("Fixum"),
     "CORRECTION": N_("Correction"),
 }

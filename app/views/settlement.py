@@ -244,7 +244,8 @@ class SettlementView(BaseView):
             "settlement.html", runs=runs, job=job, four_eyes=four_eyes(),
             period=request.args.get("period") or (job or {}).get("period")
             or last_month(date.today()),
-            user_id=user_id(), withheld=lambda run: json.loads(run.withheld or "[]"))
+            user_id=user_id(), withheld=lambda run: json.loads(run.withheld or "[]"),
+            held=lambda run: json.loads(run.sepa_held or "[]"))
 
     @view_expose("/job/<job_id>")
     @has_access

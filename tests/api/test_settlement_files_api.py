@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from app.extensions import db
 from app.models.crm import Company
@@ -151,6 +152,16 @@ def test_the_credit_note_is_made_once_and_stored(client, month):  # noqa: F811
     got = client.get(f"/api/v1/statement/{pk}/pdf", headers=month["auth"])
     assert got.status_code == 200 and got.mimetype == "application/pdf"
     assert got.data.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(got.data)).pages)
+    text = " ".join(text.split())
+    number = answer["statements"][0]["number"]
+    for expected in ("Gutschrift", number, "Oktober 2026", "Pool", "A", "Lindenweg 3",
+                     "50667 Köln", "12/345/67890", "DE123456789", "L-1", "Kunde",
+                     "Alpha Rente", "Abschluss", "987,65 €", "1.234,56 €", "80,00 %",
+                     "Stornoreserve", "-98,77 €", "Fixum", "250,00 €", "1.208,88 €",
+                     "DE89 3704 0044 0532 0130 00",
+                     "Steuerfreie Umsätze gemäß § 4 Nr. 11 UStG", "Seite 1 von 1"):
+        assert expected in text, expected
     stored = db.session.query(StatementPdf).one()
     assert stored.sha256 == hashlib.sha256(got.data).hexdigest()
     again = client.get(f"/api/v1/statement/{pk}/pdf", headers=month["auth"])

@@ -80,3 +80,25 @@ def test_the_screen_is_for_pool_staff_only(app, client, month):  # noqa: F811
     assert client.post("/settlement/start", data={"period": "2026-10", "final": "1",
                                                   "confirm": "1"}).status_code in (302, 403)
     assert db.session.query(Statement).count() == 0
+
+
+def test_payouts_held_from_the_sepa_file_are_listed(client, staff):
+    from app.models.intermediaries import Intermediary
+
+    pool = db.session.get(Company, staff["a"].company_id)
+    pool.iban = "DE02120300000000202051"
+    second = Intermediary(name="Zweiter Vermittler", company=pool, tax_number="DE811234567",
+                          iban="DE89370400440532013000")
+    db.session.add(second)
+    db.session.commit()
+    from datetime import date
+
+    from app.services.ledger import book_correction
+
+    book_correction(second.id, "50.00", date(2026, 10, 9), "Nachzahlung")
+    client.get(start(client, period="2026-10", final="1", confirm="1"))
+    run = db.session.query(SettlementRun).one()
+    sepa = client.get(f"/settlement/{run.id}/sepa")
+    assert sepa.status_code == 200 and b"Zweiter Vermittler" in sepa.data
+    page = client.get("/settlement/").text
+    assert "Vom SEPA-Auftrag zurückgehalten" in page and "Keine IBAN." in page
