@@ -117,7 +117,9 @@ def settle_command(period, final):
 
 @pool.command("render-statements")
 @click.option("--run", "run_id", required=True, type=int, help="settlement run id")
-def render_statements_command(run_id):
+@click.option("--workers", type=click.IntRange(1, 64), default=1,
+              help="processes rendering side by side (one per core)")
+def render_statements_command(run_id, workers):
     """Render and store the credit notes (PDF) of a released run."""
     from app.domain.errors import DomainError
     from app.extensions import db
@@ -131,7 +133,7 @@ def render_statements_command(run_id):
         raise click.ClickException(f"Run {run_id} awaits its release.")
     bar = _Bar("Credit notes")
     try:
-        made = render_run(run, progress=bar)
+        made = render_run(run, progress=bar, workers=workers)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

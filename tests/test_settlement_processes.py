@@ -3,6 +3,7 @@ run killed half-way leaves nothing behind and completes when run again.
 Runs on SQLite and (in CI) on PostgreSQL."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from sqlalchemy import func, insert, select, text
 from app.extensions import db
 from app.models.crm import CompanyKind
 from app.models.intermediaries import Intermediary
-from app.models.ledger import Booking, SettlementRun, Statement
+from app.models.ledger import Booking, SettlementRun, Statement, StatementPdf
 from app.services.settlement import run_settlement
 from tests.factories import make_company
 
@@ -131,7 +132,12 @@ def test_pool_settle_previews_then_issues_and_renders(app, ledger):
     assert "Statements" in done.output and "RELEASED" in done.output   # the progress bar
     assert _counts() == (PEOPLE, PEOPLE, 3 * PEOPLE)
     run = db.session.scalar(select(SettlementRun.id))
-    rendered = runner.invoke(args=["pool", "render-statements", "--run", str(run)])
-    assert rendered.exit_code == 0 and f"{PEOPLE} credit notes" in rendered.output
+    rendered = runner.invoke(args=["pool", "render-statements", "--run", str(run),
+                                   "--workers", "2"])
+    assert rendered.exit_code == 0 and f"{PEOPLE} credit notes" in rendered.output, (
+        rendered.output)
+    stored = db.session.execute(select(StatementPdf.sha256, StatementPdf.pdf)).all()
+    assert len(stored) == PEOPLE
+    assert all(hashlib.sha256(pdf).hexdigest() == sha for sha, pdf in stored)
     assert "0 credit notes" in runner.invoke(
         args=["pool", "render-statements", "--run", str(run)]).output

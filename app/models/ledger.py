@@ -261,3 +261,9 @@ class StatementPdf(Model):
     pdf = Column(LargeBinary, nullable=False)
     sha256 = Column(String(64), nullable=False)
     created_on = Column(DateTime, nullable=False)
+
+    def validate_row(self, session, is_new):
+        from app.domain.errors import N_, InvalidValueError
+
+        if not is_new:
+            raise InvalidValueError("pdf", N_("An issued credit note is never made again."))

@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from app.domain.errors import InvalidValueError
 from app.extensions import db
 from app.models.crm import Company
 from app.models.intermediaries import Intermediary
@@ -166,6 +167,11 @@ def test_the_credit_note_is_made_once_and_stored(client, month):  # noqa: F811
     assert stored.sha256 == hashlib.sha256(got.data).hexdigest()
     again = client.get(f"/api/v1/statement/{pk}/pdf", headers=month["auth"])
     assert again.data == got.data and db.session.query(StatementPdf).count() == 1
+    for row, field in ((stored, "pdf"), (db.session.get(Statement, pk), "payout")):
+        setattr(row, field, b"%PDF-forged" if field == "pdf" else Decimal("1"))
+        with pytest.raises(InvalidValueError):
+            db.session.commit()                     # issued: never changed in place
+        db.session.rollback()
     archive = client.get(f"/api/v1/settlement/{answer['run']}/pdfs", headers=month["auth"])
     with zipfile.ZipFile(io.BytesIO(archive.data)) as z:
         assert z.namelist() == [f"Gutschrift-{answer['statements'][0]['number']}.pdf"]
