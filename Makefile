@@ -36,6 +36,11 @@ bench: translations
 	$(PY) bench/bench_orgchart.py
 	$(PY) bench/bench_contract_search.py
 
+# The ledger at full size (each takes minutes): batch booking, settlement run.
+bench-ledger: translations
+	$(PY) bench/bench_booking.py
+	$(PY) bench/bench_settlement.py
+
 # Refresh translations/messages.pot and the German catalogue from the code.
 extract-messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o translations/messages.pot .
