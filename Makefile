@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test lint bench extract-messages
+.PHONY: install translations run test lint bench bench-ledger extract-messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
