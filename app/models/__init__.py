@@ -24,6 +24,7 @@ from app.models.ledger import (  # noqa: F401
     Receipt,
     ReceiptKind,
 )
+from app.models.messages import Message, MessageRead, MessageThread  # noqa: F401
 from app.models.products import (  # noqa: F401
     CareerLevel,
     CommissionModel,

@@ -65,6 +65,8 @@ class Application(AuditMixin, Model):
     __history__ = True
     __tablename__ = "application"
     __scope_parent__ = "customer"
+    __own_crm__ = True
+    __principal_columns__ = {"intermediary": "intermediary_id"}
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False, index=True)
     customer = relationship("Customer")
@@ -107,6 +109,8 @@ class Contract(AuditMixin, Model):
     __history__ = True
     __tablename__ = "contract"
     __scope_column__ = "managing_company_id"
+    __own_crm__ = True
+    __principal_columns__ = {"intermediary": "intermediary_id", "customer": "customer_id"}
     id = Column(Integer, primary_key=True)
     policy_number = Column(String(40), nullable=False)
     insurer_id = Column(Integer, ForeignKey("company.id"), nullable=False, index=True)

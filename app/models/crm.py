@@ -49,6 +49,7 @@ class Company(AuditMixin, AddressMixin, Model):
 
     __tablename__ = "company"
     __scope_column__ = "id"
+    __own_crm__ = True
     id = Column(Integer, primary_key=True)
     name = Column(String(200), nullable=False, index=True)
     kind = enum_column(CompanyKind, "company_kind", nullable=False)
@@ -106,6 +107,8 @@ class Customer(AuditMixin, AddressMixin, Model):
 
     __tablename__ = "customer"
     __scope_column__ = "company_id"
+    __own_crm__ = True
+    __principal_columns__ = {"intermediary": "intermediary_id", "customer": "id"}
     id = Column(Integer, primary_key=True)
     company_id = Column(Integer, ForeignKey("company.id"), nullable=False)
     company = relationship("Company")

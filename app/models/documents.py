@@ -1,4 +1,4 @@
-"""Documents attached to customers, products, applications and contracts."""
+"""Documents attached to customers, products, applications, contracts and messages."""
 from flask_appbuilder import Model
 from sqlalchemy import (
     Boolean,
@@ -12,7 +12,7 @@ from sqlalchemy.orm import relationship
 
 from app.models.mixins import AuditMixin
 
-OWNERS = ("customer", "product", "application", "contract")
+OWNERS = ("customer", "product", "application", "contract", "message")
 
 
 class Document(AuditMixin, Model):
@@ -21,7 +21,7 @@ class Document(AuditMixin, Model):
 
     __tablename__ = "document"
     #: A document is visible to whoever may see its owner.
-    __scope_owners__ = ("customer", "application", "contract")
+    __scope_owners__ = ("customer", "application", "contract", "message")
     id = Column(Integer, primary_key=True)
     filename = Column(String(120), nullable=False)
     content_type = Column(String(100), nullable=False)
@@ -38,11 +38,14 @@ class Document(AuditMixin, Model):
     application = relationship("Application", backref="documents")
     contract_id = Column(Integer, ForeignKey("contract.id"), index=True)
     contract = relationship("Contract", backref="documents")
+    message_id = Column(Integer, ForeignKey("message.id"), index=True)
+    message = relationship("Message", backref="attachments")
 
     __table_args__ = (CheckConstraint(
         "(CASE WHEN customer_id IS NULL THEN 0 ELSE 1 END + CASE WHEN product_id IS NULL "
         "THEN 0 ELSE 1 END + CASE WHEN application_id IS NULL THEN 0 ELSE 1 END + CASE WHEN "
-        "contract_id IS NULL THEN 0 ELSE 1 END) = 1", name="ck_document_one_owner"),)
+        "contract_id IS NULL THEN 0 ELSE 1 END + CASE WHEN message_id IS NULL THEN 0 ELSE 1 "
+        "END) = 1", name="ck_document_one_owner"),)
 
     @property
     def owner_name(self):

@@ -51,6 +51,7 @@ def _value(v):
 class Intermediary(AuditMixin, AddressMixin, Model):
     __history__ = True
     __tablename__ = "intermediary"
+    __principal_columns__ = {"intermediary": "id"}
     __scope_column__ = "company_id"
     id = Column(Integer, primary_key=True)
     name = Column(String(200), nullable=False, index=True)
@@ -67,6 +68,9 @@ class Intermediary(AuditMixin, AddressMixin, Model):
     reserve_rate = Column(RATE, nullable=False, default=0)
     reserve_cap = Column(MONEY)
     fixum = Column(MONEY, nullable=False, default=0)
+    #: the extranet login of this intermediary
+    user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
+    user = relationship("User", foreign_keys=[user_id])
 
     def validate_row(self, session, is_new):
         status = _value(self.status)
@@ -97,6 +101,7 @@ class IntermediaryRate(AuditMixin, Model):
     __history__ = True
 
     __tablename__ = "intermediary_rate"
+    __principal_columns__ = {"intermediary": "intermediary_id"}
     __scope_parent__ = "intermediary"
     id = Column(Integer, primary_key=True)
     intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False, index=True)
@@ -138,6 +143,7 @@ class IntermediaryLevel(AuditMixin, Model):
     __history__ = True
 
     __tablename__ = "intermediary_level"
+    __principal_columns__ = {"intermediary": "intermediary_id"}
     __scope_parent__ = "intermediary"
     id = Column(Integer, primary_key=True)
     intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)

@@ -91,6 +91,7 @@ class Receipt(AuditMixin, Model):
 
 class Booking(Model):
     __tablename__ = "booking"
+    __principal_columns__ = {"intermediary": "intermediary_id"}
     id = Column(Integer, primary_key=True)
     intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)
     intermediary = relationship("Intermediary")
@@ -220,6 +221,7 @@ class Statement(Model):
     Never changed once issued; numbers are gap-free per year."""
 
     __tablename__ = "statement"
+    __principal_columns__ = {"intermediary": "intermediary_id"}
     __scope_parent__ = "intermediary"
     id = Column(Integer, primary_key=True)
     number = Column(String(20), unique=True)

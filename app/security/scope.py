@@ -5,6 +5,12 @@ company and of its ancestors. So a staff login sees the subtree of its own
 company; the Admin role sees everything; any other login sees no company data.
 Outside a request (CLI, scheduler, imports) there is no restriction.
 
+Principals (domain.md, "Who uses it"): an intermediary's login sees only its
+own records (a model names the column in `__principal_columns__`) and the own
+CRM of its broker firm (models marked `__own_crm__`); a customer's login sees
+only its own contracts and the documents released to it. Everything else is
+invisible to them, whatever the permission.
+
 Reads use `company_subtree_select` inside SQL (list filters, API, lookups);
 writes are checked against `current_scope()` in the session guard
 (app/models/guards.py), so screens, actions and API cannot bypass it.
@@ -26,10 +32,22 @@ class Scope:
     company_ids: frozenset[int] | None
     home_company_id: int | None = None
     roles: frozenset[str] = frozenset()
+    #: the login is an intermediary's (extranet) or a customer's (folder)
+    intermediary_id: int | None = None
+    customer_id: int | None = None
+    user_id: int | None = None
 
     @property
     def unrestricted(self) -> bool:
         return self.company_ids is None
+
+    @property
+    def principal(self) -> str | None:
+        if self.intermediary_id is not None:
+            return "intermediary"
+        if self.customer_id is not None:
+            return "customer"
+        return None
 
     def allows(self, company_id: int | None) -> bool:
         if self.company_ids is None:
@@ -52,20 +70,38 @@ def company_subtree_select(root_id: int):
 
 
 def scope_for_user(user) -> Scope:
-    from app.models.crm import Staff
+    from app.models.crm import Company, CompanyKind, Customer, Staff
+    from app.models.intermediaries import Intermediary
 
     if user is None or not getattr(user, "is_authenticated", False):
         return NOTHING
     roles = frozenset(r.name for r in user.roles)
     if ADMIN in roles:
-        return Scope(None, roles=roles)
+        return Scope(None, roles=roles, user_id=user.id)
     home = db.session.execute(
         select(Staff.company_id).where(Staff.user_id == user.id)
     ).scalar()
-    if home is None:
-        return Scope(frozenset(), roles=roles)
-    ids = frozenset(db.session.execute(company_subtree_select(home)).scalars())
-    return Scope(ids, home_company_id=home, roles=roles)
+    if home is not None:
+        ids = frozenset(db.session.execute(company_subtree_select(home)).scalars())
+        return Scope(ids, home_company_id=home, roles=roles, user_id=user.id)
+    person = db.session.execute(
+        select(Intermediary.id, Intermediary.company_id, Company.kind)
+        .join(Company, Company.id == Intermediary.company_id)
+        .where(Intermediary.user_id == user.id)).first()
+    if person is not None:
+        pid, firm, kind = person
+        # The own CRM of its broker firm (never the pool's data).
+        if getattr(kind, "value", kind) in (CompanyKind.BROKER_FIRM.value,
+                                            CompanyKind.BROKER_GROUP.value):
+            ids = frozenset(db.session.execute(company_subtree_select(firm)).scalars())
+            return Scope(ids, home_company_id=firm, roles=roles, intermediary_id=pid,
+                         user_id=user.id)
+        return Scope(frozenset(), roles=roles, intermediary_id=pid, user_id=user.id)
+    customer = db.session.execute(
+        select(Customer.id).where(Customer.user_id == user.id)).scalar()
+    if customer is not None:
+        return Scope(frozenset(), roles=roles, customer_id=customer, user_id=user.id)
+    return Scope(frozenset(), roles=roles, user_id=user.id)
 
 
 def current_request_user():
@@ -104,10 +140,18 @@ def scope_condition(model):
 
     A model names the column holding its company (`__scope_column__`), or the
     relation whose row's company it shares (`__scope_parent__`)."""
+    scope = current_scope()
+    if scope.unrestricted:
+        return None
+    if scope.principal:
+        return principal_condition(model, scope)
+    return company_condition(model)
+
+
+def company_condition(model):
+    """The company part of `scope_condition`."""
     from sqlalchemy import inspect as sa_inspect
 
-    if current_scope().unrestricted:
-        return None
     name = getattr(model, "__scope_column__", None)
     if name:
         return scope_filter(getattr(model, name))
@@ -138,3 +182,49 @@ def scope_condition(model):
             return None
         return getattr(model, fk.key).in_(select(parent_model.id).where(inner))
     return None
+
+
+def principal_condition(model, scope: Scope):
+    """What an intermediary's or a customer's login may see of `model`: its
+    own rows, the own CRM of its broker firm, documents of what it sees
+    (a customer: only those released to it, or its own uploads)."""
+    from sqlalchemy import and_, false, or_
+    from sqlalchemy import inspect as sa_inspect
+
+    from app.models.intermediaries import CombinationMember
+
+    kind = scope.principal
+    me = scope.intermediary_id if kind == "intermediary" else scope.customer_id
+    parts = []
+    if getattr(model, "__own_crm__", False) and scope.home_company_id is not None:
+        own = company_condition(model)
+        if own is not None:
+            parts.append(own)
+    column = getattr(model, "__principal_columns__", {}).get(kind)
+    if column:
+        parts.append(getattr(model, column) == me)
+        if kind == "intermediary" and hasattr(model, "combination_id"):
+            parts.append(model.combination_id.in_(select(CombinationMember.combination_id).where(
+                CombinationMember.intermediary_id == me)))
+    owners = getattr(model, "__scope_owners__", None)
+    if owners:
+        owned = [model.product_id.isnot(None)] if hasattr(model, "product_id") else []
+        for owner in owners:
+            rel = sa_inspect(model).relationships[owner]
+            (fk,) = rel.local_columns
+            owner_model = rel.mapper.class_
+            inner = principal_condition(owner_model, scope)
+            owned.append(getattr(model, fk.key).in_(select(owner_model.id).where(inner)))
+        visible = or_(*owned)
+        if kind == "customer":
+            visible = and_(visible, or_(model.released_to_customer.is_(True),
+                                        model.created_by_fk == scope.user_id))
+        parts.append(visible)
+    parent = getattr(model, "__principal_parent__", None)
+    if parent:
+        rel = sa_inspect(model).relationships[parent]
+        (fk,) = rel.local_columns
+        parent_model = rel.mapper.class_
+        parts.append(getattr(model, fk.key).in_(
+            select(parent_model.id).where(principal_condition(parent_model, scope))))
+    return or_(*parts) if parts else false()
