@@ -68,6 +68,9 @@ def init_appbuilder(app: Flask) -> None:
         register_views(appbuilder)
         appbuilder.post_init()
         limit_api_login(app, appbuilder)
+    from app.security import extranet
+
+    extranet.install(app)
 
 
 def limit_api_login(app: Flask, appbuilder) -> None:

@@ -227,7 +227,9 @@ def _before_flush(session: Session, flush_context, instances) -> None:
             _default_company(session, obj)
         _sync_fks(obj)
         _required(obj)
-        if isinstance(obj, Company):
+        if scope.principal:
+            _guard_principal(session, obj, is_new, scope)
+        elif isinstance(obj, Company):
             _guard_company(session, obj, is_new, scope)
         elif _scoped(obj):
             field = _scope_field(obj)
@@ -250,7 +252,11 @@ def _before_flush(session: Session, flush_context, instances) -> None:
             # The login stays (it signed rows as created/changed by) but can no
             # longer be used.
             obj.user.active = False
-        if isinstance(obj, Company):
+        if scope.principal:
+            if not (getattr(obj, "__own_crm__", False) and _scoped(obj)
+                    and scope.allows(company_of(session, obj))):
+                raise OutOfScopeError(_scope_field(obj) if _scoped(obj) else "id")
+        elif isinstance(obj, Company):
             if not scope.unrestricted and (
                 obj.id == scope.home_company_id or not scope.allows(obj.id)
             ):
@@ -285,6 +291,124 @@ def _guard_ledger(session: Session) -> None:
             if changed - {"statement_id"} or (old and old[0] is not None):
                 raise InvalidValueError("booking", N_(
                     "Bookings are never changed; book a correction instead."))
+
+
+#: what a customer may change of its own record (its profile)
+CUSTOMER_PROFILE = {"email", "phone", "street", "postcode", "city", "country", "changed_on",
+                    "changed_by_fk"}
+
+
+def _guard_principal(session: Session, obj, is_new: bool, scope) -> None:
+    """An intermediary's or a customer's login writes only its own things:
+    the own CRM of its broker firm, its applications, its messages, documents
+    of what it may write; a customer only its profile and uploads to its
+    broker. The row must be writable before the change and after it."""
+    from app.models.crm import Company, Customer
+    from app.models.messages import MessageRead
+
+    if isinstance(obj, MessageRead):
+        if obj.user_id != scope.user_id:
+            raise OutOfScopeError("thread")
+        return
+    if isinstance(obj, Company):
+        raise OutOfScopeError("company")
+    if scope.principal == "customer" and isinstance(obj, Customer):
+        changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+        if is_new or obj.id != scope.customer_id or changed - CUSTOMER_PROFILE:
+            raise OutOfScopeError("customer")
+        return
+    if not _principal_may_write(session, obj, scope):
+        raise OutOfScopeError(_scope_field(obj) if _scoped(obj) else "id")
+    if not is_new:
+        # the row as it was: the same rules on the old values
+        columns = inspect(type(obj)).columns.keys()
+        old = {key: getattr(obj, key) for key in columns}
+        for attr in inspect(obj).attrs:
+            if attr.key in old and attr.history.deleted:
+                old[attr.key] = attr.history.deleted[0]
+        if not _principal_may_write(session, obj, scope, values=old):
+            raise OutOfScopeError(_scope_field(obj) if _scoped(obj) else "id")
+
+
+def _principal_may_write(session, obj, scope, values: dict | None = None) -> bool:
+    """Whether the principal may write this row, judged on its current values
+    or on `values` (the row as it was before the change)."""
+    from app.models.contracts import Application, Contract
+    from app.models.crm import Customer
+    from app.models.documents import Document
+    from app.models.messages import Message, MessageThread
+
+    def v(name):
+        return values[name] if values is not None else getattr(obj, name)
+
+    def get(model, pk):
+        if pk is None:
+            return None
+        with session.no_autoflush:
+            return session.get(model, pk)
+
+    me = scope.intermediary_id
+    if getattr(obj, "__own_crm__", False) and scope.home_company_id is not None:
+        if scope.allows(_company_by_columns(session, type(obj), v)):
+            return True
+    if me is not None:
+        if isinstance(obj, Application):
+            customer = get(Customer, v("customer_id"))
+            return v("intermediary_id") == me and customer is not None and (
+                customer.intermediary_id == me or scope.allows(customer.company_id))
+        if isinstance(obj, MessageThread):
+            return v("intermediary_id") == me
+        if isinstance(obj, Message):
+            thread = get(MessageThread, v("thread_id")) or obj.thread
+            return not v("from_pool") and thread is not None and thread.intermediary_id == me
+        if isinstance(obj, Document):
+            owner = _document_owner(obj, v, get)
+            if isinstance(owner, (Application, Contract, Customer)):
+                return owner.intermediary_id == me or (
+                    scope.home_company_id is not None
+                    and scope.allows(company_of(session, owner)))
+            if isinstance(owner, Message):
+                return _principal_may_write(session, owner, scope)
+            return False
+        return False
+    if isinstance(obj, Document):
+        # a customer uploads to its broker: a document of its own record,
+        # never released by itself
+        return (v("customer_id") == scope.customer_id and not v("released_to_customer")
+                and all(v(f"{o}_id") is None
+                        for o in ("product", "application", "contract", "message")))
+    return False
+
+
+def _document_owner(document, v, get):
+    from app.models.contracts import Application, Contract
+    from app.models.crm import Customer
+    from app.models.messages import Message
+
+    for name, model in (("application", Application), ("contract", Contract),
+                        ("customer", Customer), ("message", Message)):
+        pk = v(f"{name}_id")
+        if pk is not None:
+            return get(model, pk)
+        if document.__dict__.get(name) is not None:
+            return document.__dict__[name]
+    return None
+
+
+def _company_by_columns(session, model, v):
+    """The company of a row from its column values (current or old)."""
+    column = getattr(model, "__scope_column__", None)
+    if column:
+        return v(column)
+    parent = getattr(model, "__scope_parent__", None)
+    if parent:
+        rel = inspect(model).relationships[parent]
+        (fk,) = rel.local_columns
+        pk = v(fk.key)
+        with session.no_autoflush:
+            target = session.get(rel.mapper.class_, pk) if pk is not None else None
+        return company_of(session, target) if target is not None else None
+    return None
 
 
 def _guard_company(session: Session, company, is_new: bool, scope) -> None:

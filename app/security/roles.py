@@ -28,13 +28,19 @@ ROLE_RESOURCES: dict[str, dict[str, str]] = {
     POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": RW,
                  "Application": RW, "Contract": RW, "Document": RW,
                  "Receipt": RW, "Booking": RW, "Settlement": RW, "Statement": R,
+                 "Message": RW,
                  "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
                  "MasterData": RW, "Hierarchy": R, "Catalogue": R},
     COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,
                     "Application": RW, "Contract": RW, "Document": RW,
                     "Hierarchy": R, "Catalogue": R},
-    INTERMEDIARY: {"Catalogue": R},
-    CUSTOMER: {},
+    # The extranet: its own screens ("Extranet"), the shared REST resources;
+    # the scope (app/security/scope.py) limits every row to its own.
+    INTERMEDIARY: {"Catalogue": R, "Extranet": R, "Application": RW, "Contract": RW,
+                   "Customer": RW, "Document": RW, "Booking": R, "Statement": R,
+                   "Message": RW},
+    # The digital customer folder.
+    CUSTOMER: {"Folder": RW},
 }
 
 #: menu item -> (category, the resource whose read permission shows it).
@@ -59,6 +65,23 @@ MENU_ITEMS = {
     "Bookings": ("Commission", "Booking"),
     "Missing rates": ("Commission", "Booking"),
     "Settlement": ("Commission", "Settlement"),
+    "Messages": ("Commission", "Message"),
+}
+
+#: menu items of the extranet and the customer folder: item -> resource
+#: (top level, no category; the views say `extranet = True`)
+EXTRANET_MENU = {
+    "Overview": "Extranet",
+    "My products": "Extranet",
+    "My applications": "Extranet",
+    "My contracts": "Extranet",
+    "My customers": "Extranet",
+    "My account": "Extranet",
+    "My statements": "Extranet",
+    "My messages": "Extranet",
+    "My folder": "Folder",
+    "My documents": "Folder",
+    "My profile": "Folder",
 }
 
 #: every logged-in user may see its profile, change its password, search lookups.
@@ -82,9 +105,14 @@ def declared_permissions(role: str) -> list[tuple[str, str]]:
         perms.append(("can_read", resource))
         if "w" in access:
             perms.append(("can_write", resource))
-    perms.extend(COMMON if role in INTRANET_ROLES else COMMON[:4])
+    perms.extend(COMMON)
     categories = set()
+    for item, resource in EXTRANET_MENU.items():
+        if resource in resources:
+            perms.append(("menu_access", item))
     for item, (category, resource) in MENU_ITEMS.items():
+        if role in (INTERMEDIARY, CUSTOMER):
+            break                       # no intranet menu for the extranet roles
         if resource in resources:
             perms.append(("menu_access", item))
             categories.add(category)

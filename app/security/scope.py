@@ -42,6 +42,14 @@ class Scope:
         return self.company_ids is None
 
     @property
+    def extranet_only(self) -> bool:
+        """An intermediary's or customer's login (linked or not): no intranet."""
+        from app.domain.access import CUSTOMER, INTERMEDIARY
+
+        return self.principal is not None or bool(
+            self.roles and self.roles <= {INTERMEDIARY, CUSTOMER})
+
+    @property
     def principal(self) -> str | None:
         if self.intermediary_id is not None:
             return "intermediary"

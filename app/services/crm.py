@@ -90,3 +90,45 @@ def set_staff_login(staff: Staff, username: str | None, password: str | None,
         user.password = hash_password(password)
     if role_name:
         user.roles = [sm.find_role(role_name)]
+
+
+def set_principal_login(record, username: str | None, password: str | None) -> None:
+    """The extranet login of an intermediary (role Intermediary) or the
+    customer-folder login of a customer (role Customer), linked to the record
+    (no commit: the caller's save). Without an e-mail address on the record
+    the login gets a placeholder address (logins need a unique one)."""
+    from app.domain.access import CUSTOMER, INTERMEDIARY
+    from app.models.intermediaries import Intermediary
+
+    sm = current_app.appbuilder.sm
+    role = INTERMEDIARY if isinstance(record, Intermediary) else CUSTOMER
+    username = (username or "").strip() or None
+    user = record.user
+    if user is None and username is None:
+        raise RequiredFieldError("username")
+    if user is None or password:
+        check_password(password)
+    email = (record.email or "").strip() or (
+        user.email if user is not None else f"{username}@login.invalid")
+    with db.session.no_autoflush:
+        other = sm.find_user(username=username) if username else None
+        if other is not None and other is not user:
+            raise LoginNameTakenError("username")
+        other = db.session.execute(
+            select(sm.user_model).where(sm.user_model.email == email)).scalar()
+        if other is not None and other is not user:
+            raise EmailTakenError("email")
+    if user is None:
+        user = sm.user_model()
+        user.active = True
+        record.user = user
+        db.session.add(user)
+    if username:
+        user.username = username
+    first = getattr(record, "first_name", None) or ""
+    user.first_name = first or record.name
+    user.last_name = record.name if first else "-"
+    user.email = email
+    if password:
+        user.password = hash_password(password)
+    user.roles = [sm.find_role(role)]

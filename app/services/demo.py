@@ -190,6 +190,9 @@ def create_demo_data() -> int:
     ).scalar()
     if erika is not None and erika.user is None:
         erika.user = users[CUSTOMER]
+    # The intermediary login is Max Mustermann's extranet.
+    if advisors["Max Mustermann"].user is None:
+        advisors["Max Mustermann"].user = users[INTERMEDIARY]
     db.session.commit()
     return created
 

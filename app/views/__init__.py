@@ -6,8 +6,10 @@ def register_views(appbuilder) -> None:
         contracts,
         crm,
         documents,
+        extranet,
         intermediaries,
         ledger,
+        messages,
         products,
         settlement,
     )
@@ -21,3 +23,5 @@ def register_views(appbuilder) -> None:
     documents.register(appbuilder)
     ledger.register(appbuilder)
     settlement.register(appbuilder)
+    messages.register(appbuilder)
+    extranet.register(appbuilder)

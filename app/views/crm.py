@@ -243,8 +243,30 @@ class CustomerApi(PoolModelRestApi):
     order_columns = ["id", "name", "city"]
     search_columns = ["name", "first_name", "postcode", "city", "company", "intermediary"]
     optional_on_add = ("company",)
+    method_permission_name = {**PoolModelRestApi.method_permission_name, "login": "write"}
 
-
+    @expose("/<int:pk>/login", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("login")
+    def login(self, pk):
+        """Create or change the login of this record (extranet / customer folder).
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    username: {type: string}
+                    password: {type: string}
+          responses:
+            200: {description: Login set}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        return principal_login(self, pk)
 
 def register(appbuilder):
     from app.models.intermediaries import Intermediary
@@ -265,3 +287,22 @@ def register(appbuilder):
     appbuilder.add_api(CompanyApi)
     appbuilder.add_api(StaffApi)
     appbuilder.add_api(CustomerApi)
+
+
+def principal_login(api, pk):
+    """POST <resource>/<id>/login of an intermediary or a customer."""
+    from app.services.crm import set_principal_login
+
+    item = api.datamodel.get(pk, api._base_filters)
+    if item is None:
+        return api.response_404()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return api.response_400(message="Request is not a JSON object")
+    try:
+        set_principal_login(item, data.get("username"), data.get("password"))
+        db.session.commit()
+    except DomainError as exc:
+        return api._refused(exc)
+    return api.response(200, id=item.id, username=item.user.username,
+                        role=item.user.roles[0].name)

@@ -274,8 +274,32 @@ class IntermediaryApi(PoolModelRestApi):
     search_columns = ["name", "status", "group", "company", "register_number"]
     order_columns = ["id", "name", "status"]
     optional_on_add = ("company",)
+    method_permission_name = {**PoolModelRestApi.method_permission_name, "login": "write"}
 
+    @expose("/<int:pk>/login", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("login")
+    def login(self, pk):
+        """Create or change the login of this record (extranet / customer folder).
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    username: {type: string}
+                    password: {type: string}
+          responses:
+            200: {description: Login set}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        from app.views.crm import principal_login
 
+        return principal_login(self, pk)
 
 class IntermediaryRateApi(PoolModelRestApi):
     resource_name = "intermediary_rate"

@@ -226,6 +226,8 @@ class CatalogueView(BaseView):
 
     route_base = "/catalogue"
     class_permission_name = "Catalogue"
+    #: also the extranet's product catalogue (with the broker's own rates)
+    extranet = True
     method_permission_name = {"index": "read", "product": "read"}
     default_view = "index"
 

@@ -1,0 +1,5 @@
+"""The broker extranet and the digital customer folder."""
+
+
+def register(appbuilder):
+    pass
