@@ -142,7 +142,12 @@ class Contract(AuditMixin, Model):
     source_contract_id = Column(Integer, ForeignKey("contract.id"))
 
     __table_args__ = (
-        UniqueConstraint("insurer_id", "policy_number", name="uq_contract_insurer_policy"),
+        # per managing company: a broker firm's converted copy keeps the number
+        UniqueConstraint("managing_company_id", "insurer_id", "policy_number",
+                         name="uq_contract_company_insurer_policy"),
+        # one copy of a pool contract per broker firm (conversion is idempotent)
+        UniqueConstraint("managing_company_id", "source_contract_id",
+                         name="uq_contract_company_source"),
         Index("ix_contract_policy_number", "policy_number"),
     )
 
@@ -186,6 +191,7 @@ class Contract(AuditMixin, Model):
         rules.check_contract_values(self.start_date, self.term_months, self.cancelled_on, amounts)
         with session.no_autoflush:
             clash = session.execute(select(Contract.id).where(
+                Contract.managing_company_id == self.managing_company_id,
                 Contract.insurer_id == self.insurer_id,
                 Contract.policy_number == self.policy_number,
                 Contract.id != (self.id or 0))).first()

@@ -253,7 +253,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
             # longer be used.
             obj.user.active = False
         if scope.principal:
-            if not (getattr(obj, "__own_crm__", False) and _scoped(obj)
+            if scope.read_only or not (getattr(obj, "__own_crm__", False) and _scoped(obj)
                     and scope.allows(company_of(session, obj))):
                 raise OutOfScopeError(_scope_field(obj) if _scoped(obj) else "id")
         elif isinstance(obj, Company):
@@ -303,9 +303,24 @@ def _guard_principal(session: Session, obj, is_new: bool, scope) -> None:
     the own CRM of its broker firm, its applications, its messages, documents
     of what it may write; a customer only its profile and uploads to its
     broker. The row must be writable before the change and after it."""
+    from app.domain.errors import N_, InvalidValueError
     from app.models.crm import Company, Customer
     from app.models.messages import MessageRead
 
+    from app.models.ledger import Statement, StatementPdf
+
+    if isinstance(obj, StatementPdf):
+        # a credit note is stored on its first download, also by its
+        # intermediary (former ones too): the system's write, not the user's
+        with session.no_autoflush:
+            statement = session.get(Statement, obj.statement_id)
+        if is_new and statement is not None and statement.intermediary_id == (
+                scope.intermediary_id):
+            return
+        raise OutOfScopeError("statement")
+    if scope.read_only:
+        raise InvalidValueError("intermediary", N_(
+            "A former intermediary keeps read-only access to its statements and bookings."))
     if isinstance(obj, MessageRead):
         if obj.user_id != scope.user_id:
             raise OutOfScopeError("thread")

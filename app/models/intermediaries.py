@@ -52,6 +52,7 @@ class Intermediary(AuditMixin, AddressMixin, Model):
     __history__ = True
     __tablename__ = "intermediary"
     __principal_columns__ = {"intermediary": "id"}
+    __former_visible__ = True
     __scope_column__ = "company_id"
     id = Column(Integer, primary_key=True)
     name = Column(String(200), nullable=False, index=True)

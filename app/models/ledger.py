@@ -92,6 +92,7 @@ class Receipt(AuditMixin, Model):
 class Booking(Model):
     __tablename__ = "booking"
     __principal_columns__ = {"intermediary": "intermediary_id"}
+    __former_visible__ = True
     id = Column(Integer, primary_key=True)
     intermediary_id = Column(Integer, ForeignKey("intermediary.id"), nullable=False)
     intermediary = relationship("Intermediary")
@@ -222,6 +223,7 @@ class Statement(Model):
 
     __tablename__ = "statement"
     __principal_columns__ = {"intermediary": "intermediary_id"}
+    __former_visible__ = True
     __scope_parent__ = "intermediary"
     id = Column(Integer, primary_key=True)
     number = Column(String(20), unique=True)

@@ -44,6 +44,8 @@ class CommissionModel(str, enum.Enum):
 class LineOfBusiness(AuditMixin, Model):
     """Sparte, with its GDV code."""
 
+    #: visible to extranet logins too (the product catalogue)
+    __public__ = True
     __tablename__ = "line_of_business"
     id = Column(Integer, primary_key=True)
     code = Column(String(3), nullable=False, unique=True)
@@ -60,6 +62,8 @@ class LineOfBusiness(AuditMixin, Model):
 class LiabilityModel(AuditMixin, Model):
     """Stornohaftungsmodell: months, method and, for STAGED, a table of stages."""
 
+    #: visible to extranet logins too (the product catalogue)
+    __public__ = True
     __tablename__ = "liability_model"
     id = Column(Integer, primary_key=True)
     name = Column(String(100), nullable=False, unique=True)
@@ -82,6 +86,8 @@ class LiabilityModel(AuditMixin, Model):
 class CareerLevel(AuditMixin, Model):
     """Karrierestufe: rank 1 is the lowest."""
 
+    #: visible to extranet logins too (the product catalogue)
+    __public__ = True
     __tablename__ = "career_level"
     id = Column(Integer, primary_key=True)
     rank = Column(Integer, nullable=False, unique=True)
@@ -103,6 +109,8 @@ class Product(AuditMixin, Model):
 
     __history__ = True
 
+    #: visible to extranet logins too (the product catalogue)
+    __public__ = True
     __tablename__ = "product"
     id = Column(Integer, primary_key=True)
     insurer_id = Column(Integer, ForeignKey("company.id"), nullable=False, index=True)

@@ -32,10 +32,13 @@ def principal_gate():
         return None
     if not type(view).__module__.startswith("app."):
         return None                      # FAB's login, profile, language views
+    scope = current_scope()
     if getattr(view, "extranet", False) or type(view).__name__ in ("PoolIndexView",
                                                                    "LookupView"):
+        if scope.read_only and not getattr(view, "former_allowed", False):
+            abort(403)                   # a former intermediary: statements, bookings
         return None
-    if current_scope().extranet_only:
+    if scope.extranet_only:
         abort(403)
     return None
 

@@ -36,6 +36,8 @@ class Scope:
     intermediary_id: int | None = None
     customer_id: int | None = None
     user_id: int | None = None
+    #: a FORMER intermediary: its statements and bookings, read only
+    read_only: bool = False
 
     @property
     def unrestricted(self) -> bool:
@@ -93,11 +95,16 @@ def scope_for_user(user) -> Scope:
         ids = frozenset(db.session.execute(company_subtree_select(home)).scalars())
         return Scope(ids, home_company_id=home, roles=roles, user_id=user.id)
     person = db.session.execute(
-        select(Intermediary.id, Intermediary.company_id, Company.kind)
+        select(Intermediary.id, Intermediary.company_id, Company.kind, Intermediary.status)
         .join(Company, Company.id == Intermediary.company_id)
         .where(Intermediary.user_id == user.id)).first()
     if person is not None:
-        pid, firm, kind = person
+        pid, firm, kind, status = person
+        if getattr(status, "value", status) == "FORMER":
+            # Brokers who left keep their statements and bookings (and sue
+            # pools that cut them off), and nothing else.
+            return Scope(frozenset(), roles=roles, intermediary_id=pid, user_id=user.id,
+                         read_only=True)
         # The own CRM of its broker firm (never the pool's data).
         if getattr(kind, "value", kind) in (CompanyKind.BROKER_FIRM.value,
                                             CompanyKind.BROKER_GROUP.value):
@@ -203,6 +210,10 @@ def principal_condition(model, scope: Scope):
 
     kind = scope.principal
     me = scope.intermediary_id if kind == "intermediary" else scope.customer_id
+    if scope.read_only and not getattr(model, "__former_visible__", False):
+        return false()
+    if getattr(model, "__public__", False):
+        return None                     # the product catalogue and its master data
     parts = []
     if getattr(model, "__own_crm__", False) and scope.home_company_id is not None:
         own = company_condition(model)

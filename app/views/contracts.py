@@ -229,6 +229,7 @@ class ContractApi(PoolModelRestApi):
     resource_name = "contract"
     datamodel = datamodel(Contract)
     class_permission_name = "Contract"
+    method_permission_name = {**PoolModelRestApi.method_permission_name, "convert": "write"}
     list_columns = show_columns = [
         "id", "policy_number", "insurer.id", "customer.id", "product.id", "intermediary.id",
         "combination.id", "start_date", "term_months", "payment_frequency", "premium",
@@ -246,11 +247,40 @@ class ContractApi(PoolModelRestApi):
     def pre_add(self, item):
         police(item)
 
+    @expose("/<int:pk>/convert", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("convert")
+    def convert(self, pk):
+        """Conversion: the intermediary copies its pool contract into its own
+        broker firm's contracts (idempotent).
+        ---
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200: {description: The own contract (created or already there)}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        from app.security.scope import current_scope
+        from app.services.contracts import convert_contract
+
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        try:
+            copy = convert_contract(item, current_scope())
+        except DomainError as exc:
+            return self._refused(exc)
+        return self.response(200, id=copy.id, source=item.id, customer=copy.customer_id,
+                             managing_company=copy.managing_company_id)
+
+
 
 # --- contract search -----------------------------------------------------------------
 
 PAGE = 50
-
 
 def search_contracts(args):
     """Contracts matching the search fields, newest policy numbers first; at
