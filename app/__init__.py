@@ -89,6 +89,7 @@ def register_template_filters(app: Flask) -> None:
     app.add_template_filter(format_number, "pool_number")
     app.context_processor(history_context)
     app.add_template_filter(lambda d: format_date(d, "medium") if d else "", "pool_date")
+    app.add_template_filter(lambda d: format_date(d, "MMM yy") if d else "", "pool_month")
     from flask_babel import format_datetime
 
     app.add_template_filter(lambda d: format_datetime(d, "medium") if d else "", "pool_datetime")

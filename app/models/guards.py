@@ -305,9 +305,8 @@ def _guard_principal(session: Session, obj, is_new: bool, scope) -> None:
     broker. The row must be writable before the change and after it."""
     from app.domain.errors import N_, InvalidValueError
     from app.models.crm import Company, Customer
-    from app.models.messages import MessageRead
-
     from app.models.ledger import Statement, StatementPdf
+    from app.models.messages import MessageRead
 
     if isinstance(obj, StatementPdf):
         # a credit note is stored on its first download, also by its

@@ -95,6 +95,8 @@ Document.download = property(_download_link)
 
 class DocumentsView(BaseView):
     route_base = "/documents"
+    #: upload and download for the extranet too (permission and scope checked)
+    extranet = True
     class_permission_name = "Document"
     method_permission_name = {"upload": "write", "download": "read"}
     default_view = "upload"

@@ -10,6 +10,15 @@ class PoolIndexView(IndexView):
 
     @expose("/")
     def index(self):
+        from flask import redirect, url_for
+
+        from app.security.scope import current_scope
+
+        scope = current_scope()
+        if scope.principal == "intermediary":
+            return redirect(url_for("ExtranetView.index"))
+        if scope.principal == "customer":
+            return redirect(url_for("FolderView.index"))
         former = None
         sm = self.appbuilder.sm
         if sm.current_user and sm.has_access("can_read", "Customer"):

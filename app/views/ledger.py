@@ -298,6 +298,9 @@ class AccountView(BaseView):  # noqa: D101
 
     route_base = "/account"
     class_permission_name = "Booking"
+    #: also an intermediary's own account in the extranet (former ones too)
+    extranet = True
+    former_allowed = True
     method_permission_name = {"show": "read"}
     default_view = "show"
 
