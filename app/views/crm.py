@@ -133,7 +133,43 @@ class StaffView(PoolModelView):
         self._apply_login(item)
 
 
-class CustomerView(PoolModelView):
+class PrincipalLoginMixin:
+    """Login name and password on an intermediary's or a customer's form:
+    pool staff give extranet / customer-folder logins here (or by the API)."""
+
+    LOGIN_FIELDS = {
+        "username": StringField(_l("Login name"), validators=[Optional()],
+                                widget=BS3TextFieldWidget(),
+                                description=_l("Fill in to give a login (extranet or "
+                                               "customer folder).")),
+        "password": PasswordField(_l("Password"), validators=[Optional()],
+                                  description=_l("At least 12 characters. Leave empty to "
+                                                 "keep the current password."),
+                                  widget=BS3PasswordFieldWidget(),
+                                  render_kw={"autocomplete": "new-password"}),
+    }
+
+    def prefill_form(self, form, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is not None and item.user is not None:
+            form.username.data = item.user.username
+
+    def _apply_login(self, item):
+        from app.services.crm import set_principal_login
+
+        username = getattr(item, "username", None)
+        password = getattr(item, "password", None)
+        if (username or "").strip() or password:
+            set_principal_login(item, username, password)
+
+    def pre_add(self, item):
+        self._apply_login(item)
+
+    def pre_update(self, item):
+        self._apply_login(item)
+
+
+class CustomerView(PrincipalLoginMixin, PoolModelView):
     show_template = "owner_show.html"
     related_views = [DocumentView]
     datamodel = datamodel(Customer, eager=("company", "intermediary"))
@@ -147,7 +183,7 @@ class CustomerView(PoolModelView):
                     "intermediary.name"]
     show_columns = ["name", "first_name", "birth_date", "company", "intermediary"] + ADDRESS + AUDIT
     add_columns = edit_columns = ["name", "first_name", "birth_date", "company",
-                                  "intermediary"] + ADDRESS
+                                  "intermediary"] + ADDRESS + ["username", "password"]
     # Only own columns: a related column here would render every row of the
     # related table into the search form.
     search_columns = ["name", "first_name", "postcode", "city", "email"]
@@ -158,6 +194,7 @@ class CustomerView(PoolModelView):
         "intermediary": lookup_field("Advisor", "intermediary", status="ACTIVE"),
         "email": StringField(_l("E-mail"), validators=[Optional(), Email()],
                              widget=BS3TextFieldWidget()),
+        **PrincipalLoginMixin.LOGIN_FIELDS,
     }
 
 

@@ -35,7 +35,7 @@ from app.views.base import (
     datamodel,
     get_visible,
 )
-from app.views.crm import ADDRESS, AUDIT
+from app.views.crm import ADDRESS, AUDIT, PrincipalLoginMixin
 from app.views.fields import DecimalString, enum_select, format_number
 from app.views.lookup import LookupWidget, lookup_field
 
@@ -113,7 +113,7 @@ class IntermediaryLevelView(PoolModelView):
     }
 
 
-class IntermediaryView(PoolModelView):
+class IntermediaryView(PrincipalLoginMixin, PoolModelView):
     datamodel = datamodel(Intermediary, eager=("company", "group"))
     class_permission_name = "Intermediary"
     list_title = _l("Intermediaries")
@@ -125,7 +125,7 @@ class IntermediaryView(PoolModelView):
                     "iban", "bic", "reserve_rate", "reserve_cap", "fixum"] + ADDRESS + AUDIT
     add_columns = edit_columns = ["name", "status", "company", "group", "register_number",
                                   "tax_number", "iban", "bic", "reserve_rate", "reserve_cap",
-                                  "fixum"] + ADDRESS
+                                  "fixum"] + ADDRESS + ["username", "password"]
     search_columns = ["name", "status", "city", "register_number"]
     order_columns = ["name", "status", "city"]
     base_order = ("name", "asc")
@@ -140,6 +140,7 @@ class IntermediaryView(PoolModelView):
         "status": enum_select(_l("Status"), STATUS_LABELS),
         "company": lookup_field("Company", "company"),
         "group": lookup_field("Group", "intermediary", status="GROUP"),
+        **PrincipalLoginMixin.LOGIN_FIELDS,
     }
 
 

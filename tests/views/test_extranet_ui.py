@@ -137,3 +137,34 @@ def test_the_customer_folder(client, world):
     assert (customer.email, customer.city, customer.name) == ("xenia@example.org", "Köln",
                                                               "Xaver")
     assert released.id
+
+
+def test_staff_give_logins_on_the_forms(client, world):
+    from app.models.crm import Customer
+
+    ui_login(client, "ps")
+    person = world["b"]
+    page = client.get(f"/intermediaryview/edit/{person.id}").text
+    assert 'name="username"' in page and 'value="makler-b"' in page
+    weak = client.post(f"/intermediaryview/edit/{person.id}", data={
+        "name": person.name, "status": "ACTIVE", "company": world["f2"].id,
+        "username": "bernd", "password": "kurz", "reserve_rate": "0", "fixum": "0"})
+    assert weak.status_code == 200                    # refused, the form again
+    db.session.expire_all()
+    assert db.session.get(Intermediary, person.id).user.username == "makler-b"
+    client.post(f"/intermediaryview/edit/{person.id}", data={
+        "name": person.name, "status": "ACTIVE", "company": world["f2"].id,
+        "username": "bernd", "password": "correct horse battery staple", "reserve_rate": "0",
+        "fixum": "0"})
+    db.session.expire_all()
+    assert db.session.get(Intermediary, person.id).user.username == "bernd"
+    k1 = world["k1"]
+    client.post(f"/customerview/edit/{k1.id}", data={
+        "name": k1.name, "company": world["f1"].id, "username": "eigenkunde",
+        "password": "correct horse battery staple"})
+    db.session.expire_all()
+    customer = db.session.get(Customer, k1.id)
+    assert customer.user.username == "eigenkunde" and customer.user.roles[0].name == "Customer"
+    client.get("/logout/")
+    ui_login(client, "eigenkunde", "correct horse battery staple")
+    assert "E-1" in client.get("/folder/").text
