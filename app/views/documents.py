@@ -14,6 +14,7 @@ from app.domain.errors import DomainError, InvalidChoiceError
 from app.models.contracts import Application, Contract
 from app.models.crm import Customer
 from app.models.documents import OWNERS, Document
+from app.models.messages import Message
 from app.models.products import Product
 from app.services.documents import (
     delete_file,
@@ -31,7 +32,8 @@ from app.views.base import (
 )
 
 OWNER_MODELS = {"customer": (Customer, "Customer"), "product": (Product, "Product"),
-                "application": (Application, "Application"), "contract": (Contract, "Contract")}
+                "application": (Application, "Application"), "contract": (Contract, "Contract"),
+                "message": (Message, "Message")}
 LABELS = {"filename": _l("File"), "description": _l("Description"), "size": _l("Size"),
           "released_to_customer": _l("Released to the customer"),
           "content_type": _l("Type"), "created_on": _l("Uploaded on"),
