@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test lint bench bench-ledger extract-messages
+.PHONY: install translations run test test-browser lint bench bench-ledger extract-messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: translations
 
 test: translations
 	$(PY) -m pytest -q || [ $$? -eq 5 ]
+
+# The screens in Debian's chromium (/usr/bin/chromium, or POOL_CHROMIUM) through
+# Playwright; opt-in, `make test` skips them. Screenshots: artifacts/screenshots/.
+test-browser: translations
+	POOL_BROWSER_TESTS=1 $(PY) -m pytest -q tests/browser
 
 lint: install
 	$(VENV)/bin/ruff check --select F,E9,B,I app tests bench config.py run.py

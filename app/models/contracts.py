@@ -104,6 +104,11 @@ class Application(AuditMixin, Model):
         to_decimal(self.premium, "premium", 2, 0)
         rules.check_contract_values(self.start_date, self.term_months, None, {})
 
+    def __repr__(self):
+        customer = self.customer.full_name if self.customer is not None else ""
+        product = self.product.name if self.product is not None else ""
+        return f"{customer} – {product}".strip(" –") or f"#{self.id}"
+
 
 class Contract(AuditMixin, Model):
     __history__ = True

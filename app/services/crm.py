@@ -127,7 +127,7 @@ def set_principal_login(record, username: str | None, password: str | None) -> N
         user.username = username
     first = getattr(record, "first_name", None) or ""
     user.first_name = first or record.name
-    user.last_name = record.name if first else "-"
+    user.last_name = record.name if first else ""
     user.email = email
     if password:
         user.password = hash_password(password)

@@ -40,6 +40,23 @@ LABELS = {"filename": _l("File"), "description": _l("Description"), "size": _l("
           "created_by": _l("Uploaded by"), "sha256": _l("SHA-256"), "owner": _l("Belongs to")}
 
 
+def owner_url(target, pk) -> str:
+    """Where the owner is shown: the extranet's own screens for extranet logins."""
+    from app.security.scope import current_scope
+
+    name = type(target).__name__
+    if current_scope().extranet_only:
+        extranet = {"Application": "MyApplicationView", "Contract": "MyContractView",
+                    "Customer": "MyCustomerView"}
+        if name in extranet:
+            return url_for(f"{extranet[name]}.show", pk=pk)
+        return url_for("PoolIndexView.index") if name != "Message" else url_for(
+            "MyMessagesView.index")
+    if name == "Message":
+        return url_for("MessagesView.index")
+    return url_for(f"{name}View.show", pk=pk)
+
+
 def visible_owner(sm, owner: str | None, pk, write: bool):
     """The owner row if the caller may see it (and change it, for uploads)."""
     if owner not in OWNER_MODELS:
@@ -121,7 +138,7 @@ class DocumentsView(BaseView):
                 error = error_text(exc)
             else:
                 flash(gettext("Document stored."), "success")
-                return redirect(url_for(f"{type(target).__name__}View.show", pk=pk))
+                return redirect(owner_url(target, pk))
         return self.render_template("document_upload.html", owner=owner, target=target,
                                     error=error, max_mb=max_upload_bytes() / 1_000_000)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
@@ -156,6 +156,14 @@ class MyApplicationView(ExtranetModelView):
     def pre_add(self, item):
         item.status = ApplicationStatus.DRAFT
         item.intermediary_id = me().id          # never taken from the form
+
+    def post_add(self, item):
+        g.pool_added = item.id
+
+    def post_add_redirect(self):
+        # on to the new application: upload its documents, submit it
+        pk = g.pop("pool_added", None)
+        return redirect(url_for(".show", pk=pk)) if pk else super().post_add_redirect()
 
     def pre_update(self, item):
         if item.status != ApplicationStatus.DRAFT:

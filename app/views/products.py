@@ -281,7 +281,10 @@ class CatalogueView(BaseView):
 
 
 def register(appbuilder):
-    register_lookup("product", Product, "Product", [Product.name, Product.key], [Product.name])
+    # Choosing a product (applications, contracts) needs the catalogue, which
+    # every role that enters applications reads, not the product master data.
+    register_lookup("product", Product, "Catalogue", [Product.name, Product.key],
+                    [Product.name])
     cat = "Products"
     appbuilder.add_view(ProductView, "Products", label=_l("Products"), icon="fa-cube",
                         category=cat, category_label=_l("Products"))
