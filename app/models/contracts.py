@@ -160,6 +160,9 @@ class Contract(AuditMixin, Model):
     def company_id(self):
         return self.managing_company_id
 
+    def __repr__(self):
+        return self.policy_number or f"#{self.id}"
+
     def validate_row(self, session, is_new):
         from app.domain.values import to_decimal
         from app.models.crm import Customer

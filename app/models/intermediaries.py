@@ -182,6 +182,17 @@ class Combination(AuditMixin, Model):
     __tablename__ = "combination"
     id = Column(Integer, primary_key=True)
     name = Column(String(200), nullable=False, unique=True)
+
+    @classmethod
+    def __scope_clause__(cls, condition_for):
+        """Visible with one of its members (app/security/scope.py)."""
+        from sqlalchemy import select
+
+        inner = condition_for(Intermediary)
+        if inner is None:
+            return None
+        return cls.id.in_(select(CombinationMember.combination_id).join(
+            Intermediary, Intermediary.id == CombinationMember.intermediary_id).where(inner))
     members = relationship("CombinationMember", back_populates="combination",
                            cascade="all, delete-orphan")
 

@@ -22,7 +22,8 @@ def _views_by_blueprint() -> dict:
 
 
 def principal_gate():
-    """before_request: refuse an intranet screen to an extranet login."""
+    """before_request: refuse an intranet screen to an extranet login (and
+    the extranet's own screens to intranet logins); unknown actions 404."""
     from app.security.scope import current_scope
 
     if request.blueprint is None:
@@ -30,6 +31,10 @@ def principal_gate():
     view = _views_by_blueprint().get(request.blueprint)
     if view is None or isinstance(view, BaseApi):
         return None
+    if request.endpoint and request.endpoint.endswith((".action", ".action_post")):
+        name = (request.view_args or {}).get("name") or request.form.get("action")
+        if name not in (getattr(view, "actions", None) or {}):
+            abort(404)                   # FAB raises AttributeError on unknown names
     if not type(view).__module__.startswith("app."):
         return None                      # FAB's login, profile, language views
     scope = current_scope()
@@ -43,5 +48,32 @@ def principal_gate():
     return None
 
 
+def extranet_only_gate():
+    """The broker's and the customer's own screens are not for staff."""
+    from app.security.scope import current_scope
+
+    view = _views_by_blueprint().get(request.blueprint or "")
+    if view is not None and getattr(view, "extranet_only", False) and \
+            not current_scope().extranet_only:
+        abort(403)
+
+
 def install(app) -> None:
+    from sqlalchemy.exc import StatementError
+
     app.before_request(principal_gate)
+    app.before_request(extranet_only_gate)
+
+    @app.errorhandler(StatementError)
+    def bad_value(exc):
+        # e.g. a list filter with a value its column cannot hold (an unknown
+        # enum name): bad input, not a server error
+        from app.extensions import db
+
+        db.session.rollback()
+        if isinstance(getattr(exc, "orig", None), (LookupError, ValueError, TypeError)) or \
+                isinstance(exc.__cause__, (LookupError, ValueError, TypeError)):
+            if request.path.startswith("/api/"):
+                return {"message": "Bad request"}, 400
+            return "Bad request", 400
+        raise exc

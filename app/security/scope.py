@@ -167,6 +167,9 @@ def company_condition(model):
     """The company part of `scope_condition`."""
     from sqlalchemy import inspect as sa_inspect
 
+    clause = getattr(model, "__scope_clause__", None)
+    if clause is not None:
+        return clause(company_condition)
     name = getattr(model, "__scope_column__", None)
     if name:
         return scope_filter(getattr(model, name))
@@ -214,6 +217,9 @@ def principal_condition(model, scope: Scope):
         return false()
     if getattr(model, "__public__", False):
         return None                     # the product catalogue and its master data
+    clause = getattr(model, "__scope_clause__", None)
+    if clause is not None:
+        return clause(lambda m: principal_condition(m, scope))
     parts = []
     if getattr(model, "__own_crm__", False) and scope.home_company_id is not None:
         own = company_condition(model)

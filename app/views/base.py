@@ -11,11 +11,12 @@ What they add to Flask-AppBuilder:
 from __future__ import annotations
 
 from flask import abort, flash, request
-from flask_appbuilder import ModelRestApi, ModelView
+from flask_appbuilder import ModelRestApi, ModelView, expose
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import (
     get_filter_args,
     get_order_args,
@@ -262,6 +263,13 @@ class PoolModelView(ModelView):
 
     method_permission_name = VIEW_PERMISSIONS
     base_filters = SCOPED
+
+    @expose("/download/<string:filename>")
+    @has_access
+    def download(self, filename):
+        """FAB's download of file columns: we keep no files there (documents
+        are served by DocumentsView, checked for permission and scope)."""
+        abort(404)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

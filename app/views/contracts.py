@@ -96,6 +96,7 @@ class ApplicationView(PoolModelView):
         "customer": lookup_field("Customer", "customer", required=True),
         "product": lookup_field("Product", "product", required=True),
         "intermediary": lookup_field("Intermediary", "intermediary", status="ACTIVE"),
+        "combination": lookup_field("Combination", "combination"),
     }
     show_template = "application_show.html"
 
@@ -151,6 +152,7 @@ class ContractView(PoolModelView):
         "customer": lookup_field("Customer", "customer", required=True),
         "product": lookup_field("Product", "product", required=True),
         "intermediary": lookup_field("Intermediary", "intermediary"),
+        "combination": lookup_field("Combination", "combination"),
         "managing_company": lookup_field("Managing company", "company"),
         "status": enum_select(_l("Status"), CONTRACT_LABELS),
         "payment_frequency": enum_select(_l("Payment frequency"), FREQUENCY_LABELS),

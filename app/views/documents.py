@@ -93,6 +93,8 @@ class DocumentView(PoolModelView):
     show_title = _l("Document")
     label_columns = LABELS
     list_columns = ["download", "description", "released_to_customer", "created_on"]
+    # own columns only: a relation here lists every related row in the search form
+    search_columns = ["filename", "description", "released_to_customer"]
     show_columns = ["download", "description", "content_type", "size", "sha256",
                     "released_to_customer", "created_on", "created_by"]
     edit_columns = ["description", "released_to_customer"]

@@ -53,6 +53,7 @@ class ExtranetModelView(PoolModelView):
     """A model view of the extranet; its show page gets `show_extra(pk)`."""
 
     extranet = True
+    extranet_only = True
 
     def show_extra(self, pk) -> dict:
         return {}
@@ -72,6 +73,7 @@ class ExtranetView(BaseView):
                               "products": "read", "account": "read"}
     default_view = "index"
     extranet = True
+    extranet_only = True
     former_allowed = True
 
     @expose("/")
@@ -286,6 +288,7 @@ class FolderView(BaseView):
                               "profile": "write"}
     default_view = "index"
     extranet = True
+    extranet_only = True
 
     def _me(self) -> Customer:
         customer = db.session.get(Customer, current_scope().customer_id or 0)

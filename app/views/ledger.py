@@ -277,8 +277,11 @@ class MissingRateView(PoolModelView):
 
 
 def register(appbuilder):
+    from app.models.intermediaries import Combination
     from app.views.lookup import register_lookup
 
+    register_lookup("combination", Combination, "Contract", [Combination.name],
+                    [Combination.name])
     register_lookup("contract", Contract, "Contract", [Contract.policy_number],
                     [Contract.policy_number])
     appbuilder.add_view(ReceiptView, "Receipts", label=_l("Receipts"), icon="fa-coins",

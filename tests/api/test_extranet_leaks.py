@@ -82,3 +82,18 @@ def test_errors_in_hooks_are_4xx_not_500(client, world):
                  client.post(f"/api/v1/contract/{10**12}/convert", headers=auth),
                  client.get(f"/api/v1/statement/{10**12}/pdf", headers=auth)):
         assert 400 <= call.status_code < 500
+
+
+def test_bad_filter_values_unknown_actions_and_fab_downloads_are_4xx(client, world):
+    ui_login(client, "ps")
+    assert client.get("/contractview/list/?_flt_0_status=GEHEIM").status_code == 400
+    assert client.get("/contractview/download/secret_key").status_code == 404
+    assert client.post("/contractview/action_post", data={
+        "action": "nonsense", "rowid": [world["contracts"]["P-B"].id]}).status_code == 404
+    assert client.post("/groups/action/nonsense/1").status_code in (403, 404)
+
+
+def test_the_extranet_screens_are_not_for_staff(client, world):
+    ui_login(client, "ca1")
+    for url in ("/my/", "/my/customers/add", "/folder/"):
+        assert client.get(url).status_code == 403, url
