@@ -90,6 +90,9 @@ def register_template_filters(app: Flask) -> None:
     app.context_processor(history_context)
     app.add_template_filter(lambda d: format_date(d, "medium") if d else "", "pool_date")
     app.add_template_filter(lambda d: format_date(d, "MMM yy") if d else "", "pool_month")
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["pool_locale"] = lambda: str(get_locale() or "de")
     from flask_babel import format_datetime
 
     app.add_template_filter(lambda d: format_datetime(d, "medium") if d else "", "pool_datetime")

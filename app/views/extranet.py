@@ -11,7 +11,9 @@ from datetime import date
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.api import BaseApi, protect, safe
+from flask_appbuilder.api import expose as expose_api
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -26,6 +28,7 @@ from app.models.ledger import Statement, StatementStatus
 from app.security.scope import current_scope
 from app.views.base import (
     PoolModelView,
+    RefusalMixin,
     datamodel,
     error_text,
     get_visible,
@@ -369,6 +372,149 @@ class FolderView(BaseView):
                                     error=error)
 
 
+class FolderApi(RefusalMixin, BaseApi):
+    """The customer folder through the REST API (a customer's login only)."""
+
+    resource_name = "folder"
+    class_permission_name = "Folder"
+    method_permission_name = {"contracts": "read", "documents": "read", "document": "read",
+                              "upload": "write", "profile": "write"}
+
+    def _me(self):
+        return db.session.get(Customer, current_scope().customer_id or 0)
+
+    @expose_api("/contracts", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("contracts")
+    def contracts(self):
+        """The customer's contracts.
+        ---
+        get:
+          responses:
+            200: {description: "{result: [contract]}"}
+            403: {$ref: '#/components/responses/403'}
+        """
+        customer = self._me()
+        if customer is None:
+            return self.response_403()
+        rows = db.session.execute(scoped_select(Contract).where(
+            Contract.customer_id == customer.id).order_by(Contract.start_date)).scalars()
+        return self.response(200, result=[{
+            "id": c.id, "policy_number": c.policy_number, "insurer": c.insurer.name,
+            "product": c.product.name, "start_date": c.start_date.isoformat(),
+            "premium": str(c.premium), "payment_frequency": c.payment_frequency.value,
+            "status": c.status.value} for c in rows])
+
+    @expose_api("/documents", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("documents")
+    def documents(self):
+        """The documents released to the customer and those it sent.
+        ---
+        get:
+          responses:
+            200: {description: "{result: [document]}"}
+            403: {$ref: '#/components/responses/403'}
+        """
+        if self._me() is None:
+            return self.response_403()
+        rows = db.session.execute(scoped_select(Document).order_by(Document.id)).scalars()
+        return self.response(200, result=[{
+            "id": d.id, "filename": d.filename, "description": d.description,
+            "contract": d.contract_id, "released_to_customer": d.released_to_customer,
+            "size": d.size, "created_on": d.created_on.isoformat()} for d in rows])
+
+    @expose_api("/documents/<int:pk>", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("document")
+    def document(self, pk):
+        """Download one of them.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200: {description: the file}
+            404: {$ref: '#/components/responses/404'}
+        """
+        from app.views.documents import _download
+
+        document = get_visible(Document, pk) if self._me() is not None else None
+        if document is None:
+            return self.response_404()
+        return _download(document)
+
+    @expose_api("/documents", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("upload")
+    def upload(self):
+        """Send a document to the broker (multipart: file, description).
+        ---
+        post:
+          responses:
+            201: {description: stored}
+            422: {$ref: '#/components/responses/422'}
+        """
+        from app.services.documents import (
+            max_upload_bytes,
+            read_limited,
+            store_document,
+        )
+
+        customer = self._me()
+        if customer is None:
+            return self.response_403()
+        file = request.files.get("file")
+        try:
+            data = read_limited(file.stream, max_upload_bytes()) if file else b""
+            document = store_document("customer", customer, file.filename if file else None,
+                                      data, request.form.get("description"), released=False)
+        except DomainError as exc:
+            return self._refused(exc)
+        return self.response(201, id=document.id, filename=document.filename)
+
+    @expose_api("/profile", methods=["GET", "PUT"])
+    @protect()
+    @safe
+    @permission_name("profile")
+    def profile(self):
+        """The customer's contact details (GET, or PUT to change them).
+        ---
+        get:
+          responses:
+            200: {description: the details}
+        put:
+          responses:
+            200: {description: changed}
+            422: {$ref: '#/components/responses/422'}
+        """
+        customer = self._me()
+        if customer is None:
+            return self.response_403()
+        fields = ("email", "phone", "street", "postcode", "city")
+        if request.method == "PUT":
+            data = request.get_json(silent=True)
+            if not isinstance(data, dict):
+                return self.response_400(message="Request is not a JSON object")
+            unknown = set(data) - set(fields)
+            if unknown:
+                return self.response_422(message={sorted(unknown)[0]: [gettext(
+                    "This field cannot be changed here.")]})
+            for field in fields:
+                if field in data:
+                    setattr(customer, field, (str(data[field] or "")).strip() or None)
+            try:
+                db.session.commit()
+            except DomainError as exc:
+                return self._refused(exc)
+        return self.response(200, name=customer.name, first_name=customer.first_name,
+                             **{f: getattr(customer, f) for f in fields})
+
+
 def register(appbuilder):
     appbuilder.add_view(ExtranetView, "Overview", label=_l("Overview"), icon="fa-home")
     appbuilder.add_link("My products", label=_l("Products"), icon="fa-cubes",
@@ -388,3 +534,4 @@ def register(appbuilder):
                         href="/folder/upload")
     appbuilder.add_link("My profile", label=_l("My details"), icon="fa-user",
                         href="/folder/profile")
+    appbuilder.add_api(FolderApi)

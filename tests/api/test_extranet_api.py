@@ -172,3 +172,42 @@ def test_a_customer_sees_its_contracts_and_released_documents_only(client, world
     for url in ("/api/v1/contract/", "/api/v1/customer/", "/api/v1/document/",
                 f"/api/v1/contract/{world['contracts']['P-A'].id}"):
         assert client.get(url, headers=auth).status_code in (403, 404), url
+
+
+def test_the_customer_folder_through_the_api(client, world):
+    import io
+
+    auth = api_token(client, "kunde-x")
+    contracts = client.get("/api/v1/folder/contracts", headers=auth)
+    assert [c["policy_number"] for c in contracts.json["result"]] == ["P-A"]
+    documents = client.get("/api/v1/folder/documents", headers=auth).json["result"]
+    assert [d["filename"] for d in documents] == ["police.pdf"]
+    assert client.get(f"/api/v1/folder/documents/{world['internal'].id}",
+                      headers=auth).status_code == 404
+    assert client.get(f"/api/v1/folder/documents/{world['foreign'].id}",
+                      headers=auth).status_code == 404
+    sent = client.post("/api/v1/folder/documents", headers=auth, data={
+        "file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "attest.pdf"), "description": "Attest"},
+        content_type="multipart/form-data")
+    assert sent.status_code == 201, sent.json
+    got = client.get(f"/api/v1/folder/documents/{sent.json['id']}", headers=auth)
+    assert got.status_code == 200 and got.data.startswith(b"%PDF")
+    bad = client.post("/api/v1/folder/documents", headers=auth, data={
+        "file": (io.BytesIO(b"MZ\x90\x00 not a document"), "virus.exe")},
+        content_type="multipart/form-data")
+    assert bad.status_code == 422 and "file" in json_keys(bad)
+    changed = client.put("/api/v1/folder/profile", headers=auth, json={"city": "Bonn"})
+    assert changed.status_code == 200 and changed.json["city"] == "Bonn"
+    renamed = client.put("/api/v1/folder/profile", headers=auth, json={"name": "Gefälscht"})
+    assert renamed.status_code == 422 and "name" in renamed.json["message"]
+    db.session.expire_all()
+    assert db.session.get(Customer, world["x"].id).name == "Xaver"
+    # not for a broker's login or staff
+    for name in ("makler-a", "ps"):
+        other = api_token(client, name)
+        assert client.get("/api/v1/folder/contracts", headers=other).status_code == 403
+
+
+def json_keys(resp):
+    message = resp.json.get("message")
+    return set(message) if isinstance(message, dict) else {str(message)}
