@@ -21,6 +21,9 @@ def _views_by_blueprint() -> dict:
     return cache
 
 
+MAX_ID = 2**31 - 1
+
+
 def principal_gate():
     """before_request: refuse an intranet screen to an extranet login (and
     the extranet's own screens to intranet logins); unknown actions 404."""
@@ -28,6 +31,12 @@ def principal_gate():
 
     if request.blueprint is None:
         return None
+    for value in (request.view_args or {}).values():
+        # an id no row can have (beyond the database's integer) is not found,
+        # rather than an overflow inside the database (PostgreSQL: 500)
+        if (isinstance(value, int) or (isinstance(value, str) and value.isdigit())) \
+                and int(value) > MAX_ID:
+            abort(404)
     view = _views_by_blueprint().get(request.blueprint)
     if view is None or isinstance(view, BaseApi):
         return None
@@ -59,7 +68,7 @@ def extranet_only_gate():
 
 
 def install(app) -> None:
-    from sqlalchemy.exc import StatementError
+    from sqlalchemy.exc import DataError, StatementError
 
     app.before_request(principal_gate)
     app.before_request(extranet_only_gate)
@@ -71,7 +80,8 @@ def install(app) -> None:
         from app.extensions import db
 
         db.session.rollback()
-        if isinstance(getattr(exc, "orig", None), (LookupError, ValueError, TypeError)) or \
+        if isinstance(exc, DataError) or \
+                isinstance(getattr(exc, "orig", None), (LookupError, ValueError, TypeError)) or \
                 isinstance(exc.__cause__, (LookupError, ValueError, TypeError)):
             if request.path.startswith("/api/"):
                 return {"message": "Bad request"}, 400

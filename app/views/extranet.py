@@ -63,7 +63,11 @@ class ExtranetModelView(PoolModelView):
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
-            kwargs.update(self.show_extra(kwargs["pk"]))
+            try:
+                pk = int(kwargs["pk"])          # FAB passes the URL's text
+            except (TypeError, ValueError):
+                abort(404)
+            kwargs.update(self.show_extra(pk))
         return super().render_template(template, **kwargs)
 
 
