@@ -20,7 +20,8 @@ from app.extensions import db  # noqa: E402
 from config import TestConfig, _database_url  # noqa: E402
 
 # Tables emptied after every test, children first.
-DATA_TABLES = ["missing_rate", "booking", "statement_pdf", "statement", "settlement_run",
+DATA_TABLES = ["clearance_case", "gdv_raw", "import_run", "import_profile",
+               "insurer_broker_number", "insurer_agreement", "missing_rate", "booking", "statement_pdf", "statement", "settlement_run",
                "receipt", "change_log", "document", "message_read", "message", "message_thread", "application", "contract", "combination_member", "combination", "intermediary_level", "intermediary_rate",
                "product_rate", "product", "career_level", "customer", "staff", "intermediary",
                "company", "liability_model", "ab_user_role", "ab_user_group", "ab_api_key",

@@ -9,6 +9,13 @@ from app.models.contracts import (  # noqa: F401
 )
 from app.models.crm import Company, CompanyKind, Customer, Staff  # noqa: F401
 from app.models.documents import Document  # noqa: F401
+from app.models.imports import (  # noqa: F401
+    ClearanceCase,
+    GdvRaw,
+    ImportProfile,
+    ImportRun,
+    InsurerBrokerNumber,
+)
 from app.models.intermediaries import (  # noqa: F401
     Combination,
     CombinationMember,

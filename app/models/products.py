@@ -183,3 +183,21 @@ class ProductRate(AuditMixin, Model):
             from app.domain.errors import N_, InvalidValueError
             raise InvalidValueError("career_level", N_(
                 "There is already a rate for this career level."))
+
+
+class InsurerAgreement(AuditMixin, Model):
+    """The pool's commission agreement with an insurer (Courtagezusage): what
+    the insurer pays the pool, per product or line (the most specific wins);
+    the reconciliation's expected commission."""
+
+    __tablename__ = "insurer_agreement"
+    id = Column(Integer, primary_key=True)
+    insurer_id = Column(Integer, ForeignKey("company.id"), nullable=False, index=True)
+    insurer = relationship("Company")
+    line_of_business_id = Column(Integer, ForeignKey("line_of_business.id"))
+    line_of_business = relationship("LineOfBusiness")
+    product_id = Column(Integer, ForeignKey("product.id"))
+    product = relationship("Product")
+    ap_rate = Column(RATE, nullable=False, default=0)
+    ap_zv_rate = Column(RATE, nullable=False, default=0)
+    fp_rate = Column(RATE, nullable=False, default=0)

@@ -28,7 +28,7 @@ ROLE_RESOURCES: dict[str, dict[str, str]] = {
     POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": RW,
                  "Application": RW, "Contract": RW, "Document": RW,
                  "Receipt": RW, "Booking": RW, "Settlement": RW, "Statement": R,
-                 "Message": RW,
+                 "Message": RW, "Reconciliation": R, "Import": RW,
                  "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
                  "MasterData": RW, "Hierarchy": R, "Catalogue": R},
     COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,
@@ -66,6 +66,10 @@ MENU_ITEMS = {
     "Missing rates": ("Commission", "Booking"),
     "Settlement": ("Commission", "Settlement"),
     "Messages": ("Commission", "Message"),
+    "Reconciliation": ("Commission", "Reconciliation"),
+    "Insurer agreements": ("Products", "Product"),
+    "Imports": ("Imports", "Import"),
+    "Clearance cases": ("Imports", "Import"),
 }
 
 #: menu items of the extranet and the customer folder: item -> resource

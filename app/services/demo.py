@@ -345,6 +345,7 @@ def _business(companies, advisors) -> int:
         application._transition_checked = True
         application.status = ApplicationStatus.SUBMITTED
         created += 1
+    created += _agreements(companies)
     created += _receipts()
     return created
 
@@ -355,6 +356,25 @@ RECEIPTS = [
     ("AL-2026-0001", "FP", "12.40", date(2026, 10, 5), "DEMO-AL-2"),
     ("BS-PH-100234", "FP", "100.00", date(2026, 10, 7), "DEMO-BS-1"),
 ]
+
+
+#: the pool's commission agreements with the demo insurers (AP, AP ZV, FP %)
+AGREEMENTS = {"Alpha Lebensversicherung AG": ("40", "10", "2.5"),
+              "Beta Sachversicherung AG": ("0", "0", "12.5")}
+
+
+def _agreements(companies) -> int:
+    from app.models.products import InsurerAgreement
+
+    made = 0
+    for name, (ap, ap_zv, fp) in AGREEMENTS.items():
+        insurer = companies[name]
+        if db.session.execute(select(InsurerAgreement).where(
+                InsurerAgreement.insurer_id == insurer.id)).first() is None:
+            db.session.add(InsurerAgreement(insurer=insurer, ap_rate=Decimal(ap),
+                                            ap_zv_rate=Decimal(ap_zv), fp_rate=Decimal(fp)))
+            made += 1
+    return made
 
 
 def _receipts() -> int:

@@ -7,6 +7,7 @@ def register_views(appbuilder) -> None:
         crm,
         documents,
         extranet,
+        imports,
         intermediaries,
         ledger,
         messages,
@@ -24,4 +25,5 @@ def register_views(appbuilder) -> None:
     ledger.register(appbuilder)
     settlement.register(appbuilder)
     messages.register(appbuilder)
+    imports.register(appbuilder)
     extranet.register(appbuilder)
