@@ -141,6 +141,74 @@ def render_statements_command(run_id, workers):
     click.echo(f"{made} credit notes rendered and stored.")
 
 
+def _print_report(run, duplicate: bool) -> None:
+    import json
+
+    if duplicate:
+        when = run.started_on.strftime("%d.%m.%Y %H:%M")
+        click.echo(f"This file was imported before (run {run.id}, {when}): nothing changed.")
+        return
+    click.echo(f"Import run {run.id}:")
+    for key, value in json.loads(run.report or "{}").items():
+        if isinstance(value, list):
+            value = f"{len(value)}" + (f" ({', '.join(map(str, value[:10]))}"
+                                       f"{' ...' if len(value) > 10 else ''})" if value else "")
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in sorted(value.items()))
+        click.echo(f"  {key}: {value}")
+
+
+@pool.command("import-receipts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--profile", "profile_name", required=True, help="import profile name")
+def import_receipts_command(file, profile_name):
+    """Import an insurer's commission statement (CSV or Excel) and book it."""
+    from pathlib import Path
+
+    from app.domain.errors import DomainError
+    from app.services.imports import import_receipts
+
+    bar = _Bar("Receipts")
+    try:
+        with open(file, "rb") as stream:
+            run, duplicate = import_receipts(stream, Path(file).name, profile_name,
+                                             progress=bar)
+    except DomainError as exc:
+        raise click.ClickException(_domain_message(exc)) from None
+    finally:
+        bar.close()
+    _print_report(run, duplicate)
+
+
+@pool.command("import-gdv")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_gdv_command(file):
+    """Import a GDV file (contracts, customers; unknowns to the clearance list)."""
+    from pathlib import Path
+
+    from app.domain.errors import DomainError
+    from app.services.imports import import_gdv
+
+    bar = _Bar("kB read")
+    try:
+        with open(file, "rb") as stream:
+            run, duplicate = import_gdv(stream, Path(file).name, progress=bar)
+    except DomainError as exc:
+        raise click.ClickException(_domain_message(exc)) from None
+    finally:
+        bar.close()
+    _print_report(run, duplicate)
+
+
+def _domain_message(exc) -> str:
+    """The message of a refused import, all its lines (nothing was imported)."""
+    errors = getattr(exc, "errors", None)
+    text = str(exc)
+    if errors and "\n" not in text:
+        text += "\n" + "\n".join(str(e) for e in errors)
+    return text + "\nNothing was imported."
+
+
 @pool.command("scheduler")
 def scheduler_command():
     """Run the scheduler as its own single process (Fixum, reserve releases)."""

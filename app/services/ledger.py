@@ -220,7 +220,7 @@ def bookings_for_policing(contract: Contract) -> list[Booking]:
             for line in result.lines]
 
 
-def book_receipts(rows, progress=None) -> dict:
+def book_receipts(rows, progress=None, commit: bool = True) -> dict:
     """Book many receipts in one transaction, set-based: snapshots, rates and
     the hierarchy are loaded once, receipts and bookings inserted in bulk
     (no ORM object per row). Rows: dicts with contract_id, kind, amount,
@@ -312,7 +312,7 @@ def book_receipts(rows, progress=None) -> dict:
             for i, people_missing in enumerate(missing_rows) for who in people_missing]
     if gaps:
         db.session.execute(insert(MissingRate), gaps)
-    db.session.commit()
+    _done(commit)
     return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": skipped,
             "missing_rates": missing}
 
