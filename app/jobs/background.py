@@ -56,7 +56,8 @@ def start(kind: str, work: Callable[[Callable[[int, int], None]], dict], **info)
                 result = work(progress)
                 status.update(state="done", result=result)
             except DomainError as exc:
-                status.update(state="failed", field=exc.field, error=error_text(exc))
+                status.update(state="failed", field=exc.field, error=error_text(exc),
+                              errors=[error_text(e) for e in getattr(exc, "errors", [])][:100])
             except Exception:  # noqa: BLE001  (reported on the screen and in the log)
                 app.logger.error("job %s failed:\n%s", job_id, traceback.format_exc())
                 status.update(state="failed", error="internal error")

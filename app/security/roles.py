@@ -70,6 +70,8 @@ MENU_ITEMS = {
     "Insurer agreements": ("Products", "Product"),
     "Imports": ("Imports", "Import"),
     "Clearance cases": ("Imports", "Import"),
+    "Import profiles": ("Imports", "Import"),
+    "Broker numbers": ("Imports", "Import"),
 }
 
 #: menu items of the extranet and the customer folder: item -> resource

@@ -63,6 +63,9 @@ def contract_index(insurer_id: int) -> dict[str, int]:
     return {policy_key(number): pk for number, pk in db.session.execute(stmt)}
 
 
+RECEIPT_CHUNK = 10_000
+
+
 def get_profile(name: str) -> ImportProfile:
     profile = db.session.execute(select(ImportProfile).where(
         ImportProfile.name == (name or "").strip())).scalar()
@@ -98,6 +101,7 @@ def import_receipts(stream, filename: str, profile_name: str, user_id: int | Non
                     user_id=user_id)
     db.session.add(run)
     db.session.flush()
+    run_id = run.id
     index = contract_index(insurer.id)
     rows, cases = [], []
     for line in lines:
@@ -117,9 +121,17 @@ def import_receipts(stream, filename: str, profile_name: str, user_id: int | Non
                      "source": f"import:{stored.name}"[:40]})
     if progress:
         progress(0, len(rows))
-    booked = book_receipts(rows, progress=(lambda n: progress(n, len(rows))) if progress
-                           else None, commit=False) if rows else {
-        "receipts": 0, "bookings": 0, "skipped": [], "missing_rates": 0}
+    # in chunks, one transaction: memory stays bounded by the chunk
+    booked = {"receipts": 0, "bookings": 0, "skipped": [], "missing_rates": 0}
+    for start in range(0, len(rows), RECEIPT_CHUNK):
+        part = book_receipts(rows[start:start + RECEIPT_CHUNK], commit=False)
+        for key in ("receipts", "bookings", "missing_rates"):
+            booked[key] += part[key]
+        booked["skipped"] += part["skipped"]
+        db.session.expunge_all()
+        run = db.session.get(ImportRun, run_id)
+        if progress:
+            progress(min(len(rows), start + RECEIPT_CHUNK), len(rows))
     if cases:
         from sqlalchemy import insert
 
