@@ -210,6 +210,40 @@ class _GdvContext:
         return self.broker_numbers.get((insurer_id, (key.broker_number or "").strip()))
 
 
+def bulk_insert(model, rows: list[dict], want_ids: bool = False) -> list[int]:
+    """Insert many rows fast; their ids in order if wanted. On PostgreSQL the
+    ids come from the table's sequence and the rows go in by the driver's
+    pipelined executemany (a multi-VALUES statement of thousands of rows costs
+    more to prepare than to run); elsewhere by SQLAlchemy's bulk insert."""
+    from sqlalchemy import insert, text
+
+    if not rows:
+        return []
+    if db.engine.dialect.name != "postgresql":
+        if want_ids:
+            return db.session.execute(insert(model).returning(
+                model.id, sort_by_parameter_order=True), rows).scalars().all()
+        db.session.execute(insert(model), rows)
+        return []
+    table = model.__table__.name
+    ids = []
+    if want_ids:
+        ids = db.session.execute(text(
+            "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table, "n": len(rows)}).scalars().all()
+        rows = [{**row, "id": pk} for row, pk in zip(rows, ids, strict=True)]
+    columns = list(rows[0])
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+           f"VALUES ({', '.join(['%s'] * len(columns))})")
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    cursor.executemany(sql, [tuple(_plain(row[c]) for c in columns) for row in rows])
+    return ids
+
+
+def _plain(value):
+    return getattr(value, "value", value)
+
+
 def _register(value: str | None) -> str:
     return "".join(ch for ch in (value or "") if ch.isalnum()).upper()
 
@@ -313,16 +347,13 @@ def _import_gdv(copy, filename, sha256, size, user_id, progress) -> ImportRun:
         if new_customers:
             stamp = {"created_on": now, "changed_on": now, "created_by_fk": user_id,
                      "changed_by_fk": user_id}
-            ids = db.session.execute(insert(Customer).returning(
-                Customer.id, sort_by_parameter_order=True),
-                [{**c, **stamp} for c in new_customers]).scalars().all()
+            ids = bulk_insert(Customer, [{**c, **stamp} for c in new_customers], True)
             counts["customers_created"] += len(ids)
             rows = [{**_contract_fields(data, record, insurer.id, product, cid, broker,
                                         ctx.pool.id), **stamp}
                     for (data, record, insurer, product, broker), cid
                     in zip(new_contracts, ids, strict=True)]
-            made = db.session.execute(insert(Contract).returning(
-                Contract.id, sort_by_parameter_order=True), rows).scalars().all()
+            made = bulk_insert(Contract, rows, True)
             for (data, _, insurer, _, _), pk in zip(new_contracts, made, strict=True):
                 ctx.contracts_of(insurer.id)[data.policy_number] = pk
                 raws.append((pk, data))
@@ -341,7 +372,7 @@ def _import_gdv(copy, filename, sha256, size, user_id, progress) -> ImportRun:
             else:
                 counts["unchanged"] += 1
         if raws:
-            db.session.execute(insert(GdvRaw), [
+            bulk_insert(GdvRaw, [
                 {"run_id": run.id, "contract_id": pk, "line_from": d.first_line,
                  "line_to": d.last_line, "raw": "\n".join(text for _, text in d.raw_lines)}
                 for pk, d in raws])
