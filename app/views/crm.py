@@ -201,6 +201,36 @@ class CustomerView(PrincipalLoginMixin, PoolModelView):
 
 # --- REST API ------------------------------------------------------------------
 
+class PrincipalLoginApi:
+    """`POST <resource>/<id>/login`: the extranet login of an intermediary or
+    the customer-folder login of a customer (interfaces.md)."""
+
+    method_permission_name = {**PoolModelRestApi.method_permission_name, "login": "write"}
+
+    @expose("/<int:pk>/login", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("login")
+    def login(self, pk):
+        """Create or change the login of this record (extranet / customer folder).
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    username: {type: string}
+                    password: {type: string}
+          responses:
+            200: {description: Login set}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        return principal_login(self, pk)
+
+
 class CompanyApi(PoolModelRestApi):
     resource_name = "company"
     datamodel = datamodel(Company)
@@ -267,7 +297,7 @@ class StaffApi(PoolModelRestApi):
                              role=item.user.roles[0].name)
 
 
-class CustomerApi(PoolModelRestApi):
+class CustomerApi(PrincipalLoginApi, PoolModelRestApi):
     resource_name = "customer"
     datamodel = datamodel(Customer)
     class_permission_name = "Customer"
@@ -280,30 +310,6 @@ class CustomerApi(PoolModelRestApi):
     order_columns = ["id", "name", "city"]
     search_columns = ["name", "first_name", "postcode", "city", "company", "intermediary"]
     optional_on_add = ("company",)
-    method_permission_name = {**PoolModelRestApi.method_permission_name, "login": "write"}
-
-    @expose("/<int:pk>/login", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("login")
-    def login(self, pk):
-        """Create or change the login of this record (extranet / customer folder).
-        ---
-        post:
-          requestBody:
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    username: {type: string}
-                    password: {type: string}
-          responses:
-            200: {description: Login set}
-            404: {$ref: '#/components/responses/404'}
-            422: {$ref: '#/components/responses/422'}
-        """
-        return principal_login(self, pk)
 
 def register(appbuilder):
     from app.models.intermediaries import Intermediary

@@ -35,7 +35,7 @@ from app.views.base import (
     datamodel,
     get_visible,
 )
-from app.views.crm import ADDRESS, AUDIT, PrincipalLoginMixin
+from app.views.crm import ADDRESS, AUDIT, PrincipalLoginApi, PrincipalLoginMixin
 from app.views.fields import DecimalString, enum_select, format_number
 from app.views.lookup import LookupWidget, lookup_field
 
@@ -262,7 +262,7 @@ class CombinationView(PoolModelView):
 
 # --- REST API -----------------------------------------------------------------------
 
-class IntermediaryApi(PoolModelRestApi):
+class IntermediaryApi(PrincipalLoginApi, PoolModelRestApi):
     resource_name = "intermediary"
     datamodel = datamodel(Intermediary)
     class_permission_name = "Intermediary"
@@ -275,32 +275,7 @@ class IntermediaryApi(PoolModelRestApi):
     search_columns = ["name", "status", "group", "company", "register_number"]
     order_columns = ["id", "name", "status"]
     optional_on_add = ("company",)
-    method_permission_name = {**PoolModelRestApi.method_permission_name, "login": "write"}
 
-    @expose("/<int:pk>/login", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("login")
-    def login(self, pk):
-        """Create or change the login of this record (extranet / customer folder).
-        ---
-        post:
-          requestBody:
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    username: {type: string}
-                    password: {type: string}
-          responses:
-            200: {description: Login set}
-            404: {$ref: '#/components/responses/404'}
-            422: {$ref: '#/components/responses/422'}
-        """
-        from app.views.crm import principal_login
-
-        return principal_login(self, pk)
 
 class IntermediaryRateApi(PoolModelRestApi):
     resource_name = "intermediary_rate"
