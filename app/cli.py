@@ -20,14 +20,15 @@ def init_command():
 @pool.command("demo-data")
 @click.option("--size", type=click.Choice(["small", "large"]), default="small",
               show_default=True)
-def demo_data_command(size):
+@click.option("--scale", type=click.FloatRange(0.0001, 1.0), default=1.0, hidden=True,
+              help="large only: a fraction of every count (tests)")
+def demo_data_command(size, scale):
     """Create a demo pool; running it again changes nothing."""
     from app.services.demo import create_demo_data, demo_logins
 
     if size == "large":
-        raise click.ClickException(
-            "The large benchmark pool is not built yet (issue 9); use --size small."
-        )
+        _large_demo(scale)
+        return
     created = create_demo_data()
     click.echo(f"Demo data: {created} new records." if created else
                "Demo data already present: nothing changed.")
@@ -37,6 +38,32 @@ def demo_data_command(size):
         click.echo(f"  {role:<15} {username:<14} {password}")
     if current_app.config.get("SECRET_KEY"):
         click.echo("(Passwords are derived from this installation's SECRET_KEY.)")
+
+
+def _large_demo(scale: float) -> None:
+    from app.services.large_demo import create_large_pool
+
+    bars: dict[str, _Bar] = {}
+
+    def progress(step, done, total):
+        if step not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[step] = _Bar(step.capitalize())
+        bars[step](done, total)
+
+    try:
+        answer = create_large_pool(scale, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if not answer["created"]:
+        click.echo("The large demo pool is already there: nothing changed.")
+        return
+    click.echo(f"Large demo pool: {answer['intermediaries']:,} intermediaries, "
+               f"{answer['contracts']:,} contracts, {answer['products']} products of "
+               f"{answer['insurers']} insurers, {answer['receipts']:,} receipts booked into "
+               f"{answer['bookings']:,} bookings.")
 
 
 @pool.command("book-fixum")

@@ -84,9 +84,27 @@ def test_the_demo_company_admin_sees_only_its_firm(app, client):
     assert len(customers) == 3
 
 
-def test_large_demo_data_is_refused_until_it_exists(app):
-    result = app.test_cli_runner().invoke(args=["pool", "demo-data", "--size", "large"])
-    assert result.exit_code != 0
+def test_large_demo_data_builds_a_scaled_pool_once(app):
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models.contracts import Contract
+    from app.models.intermediaries import IntermediaryLevel
+    from app.models.ledger import Booking, Receipt
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["pool", "demo-data", "--size", "large", "--scale", "0.001"])
+    assert result.exit_code == 0, result.output
+    assert "1,000 contracts" in result.output and "1,250 receipts" in result.output
+    count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+    assert count(Contract) == 1000 and count(Receipt) == 1250
+    assert count(Booking) > 2 * 1250                 # overrides up the chain
+    assert count(IntermediaryLevel) > 50             # with level history
+    depth = db.session.scalar(select(func.count(func.distinct(
+        IntermediaryLevel.career_level_id))))
+    assert depth == 10
+    again = runner.invoke(args=["pool", "demo-data", "--size", "large", "--scale", "0.001"])
+    assert "nothing changed" in again.output and count(Receipt) == 1250
 
 
 def test_create_app_touches_no_database(tmp_path):

@@ -232,6 +232,16 @@ def bulk_insert(model, rows: list[dict], want_ids: bool = False) -> list[int]:
             "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
             {"t": table, "n": len(rows)}).scalars().all()
         rows = [{**row, "id": pk} for row, pk in zip(rows, ids, strict=True)]
+    defaults = {}
+    for column in model.__table__.columns:
+        default = column.default
+        if column.name in rows[0] or column.name == "id" or default is None:
+            continue
+        # the Python-side defaults SQLAlchemy would have filled in
+        defaults[column.name] = default.arg if default.is_scalar else (
+            default.arg(None) if default.is_callable else None)
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
     columns = list(rows[0])
     sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
            f"VALUES ({', '.join(['%s'] * len(columns))})")
