@@ -58,13 +58,27 @@ def reserve_held(person_id) -> Decimal:
 
 
 def recipients(ids) -> dict[int, engine.Recipient]:
-    people = {}
-    for person in db.session.execute(select(Intermediary).where(
-            Intermediary.id.in_(list(ids)))).scalars():
-        people[person.id] = engine.Recipient(
-            person.id, person.status.value, person.reserve_rate or Decimal(0), person.reserve_cap,
-            reserve_held(person.id), _rows(person.id), _rows(person.group_id), person.fixum)
-    return people
+    """The intermediaries as the engine sees them; their reserve held and
+    rate rows loaded in one query each (not one per person: a batch of a
+    large pool's month reaches tens of thousands of them)."""
+    ids = list(ids)
+    people = db.session.execute(select(Intermediary).where(
+        Intermediary.id.in_(ids))).scalars().all()
+    held = {pid: -Decimal(total) for pid, total in db.session.execute(
+        select(Booking.intermediary_id, func.sum(Booking.amount)).where(
+            Booking.intermediary_id.in_(ids),
+            Booking.kind.in_([BookingKind.RESERVE_RETAIN, BookingKind.RESERVE_RELEASE]))
+        .group_by(Booking.intermediary_id))}
+    wanted = set(ids) | {p.group_id for p in people if p.group_id is not None}
+    rows: dict[int, list] = {}
+    for rate in db.session.execute(select(IntermediaryRate).where(
+            IntermediaryRate.intermediary_id.in_(list(wanted)))).scalars():
+        rows.setdefault(rate.intermediary_id, []).append(rate.to_domain())
+    return {person.id: engine.Recipient(
+        person.id, person.status.value, person.reserve_rate or Decimal(0), person.reserve_cap,
+        held.get(person.id, Decimal(0)), tuple(rows.get(person.id, ())),
+        tuple(rows.get(person.group_id, ())) if person.group_id else (), person.fixum)
+        for person in people}
 
 
 def product_table(contract: Contract) -> engine.ProductTable:
