@@ -29,6 +29,9 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from app.domain.errors import N_, DomainError, InvalidValueError
+from app.domain.gdv import (
+    normalise_policy_number,  # noqa: F401  (one rule for all imports)
+)
 
 KINDS = ("AP", "AP_ZV", "FP")
 FILE_TYPES = ("csv", "xlsx")
@@ -291,15 +294,6 @@ class ReceiptLine:
     reference: str | None = None
     customer_name: str | None = None
     line_of_business: str | None = None
-
-
-def normalise_policy_number(text: str) -> str:
-    """Blanks around and leading zeros of all-digit numbers are not
-    significant (the GDV import's rule): " 000123 " -> "123"."""
-    text = text.strip()
-    if text.isascii() and text.isdigit():
-        return text.lstrip("0") or "0"
-    return text
 
 
 def _text(value) -> str:

@@ -39,7 +39,7 @@ def already_imported(kind: str, sha256: str) -> ImportRun | None:
 
 
 def policy_key(number: str | None) -> str:
-    from app.domain.receipt_import import normalise_policy_number
+    from app.domain.gdv import normalise_policy_number
 
     return normalise_policy_number(number or "")
 

@@ -49,14 +49,6 @@ def _rows(person_id):
         select(IntermediaryRate).where(IntermediaryRate.intermediary_id == person_id)).scalars())
 
 
-def reserve_held(person_id) -> Decimal:
-    """Reserve currently retained for an intermediary (positive)."""
-    total = db.session.execute(select(func.coalesce(func.sum(Booking.amount), 0)).where(
-        Booking.intermediary_id == person_id,
-        Booking.kind.in_([BookingKind.RESERVE_RETAIN, BookingKind.RESERVE_RELEASE]))).scalar()
-    return -Decimal(total)
-
-
 def recipients(ids) -> dict[int, engine.Recipient]:
     """The intermediaries as the engine sees them; their reserve held and
     rate rows loaded in one query each (not one per person: a batch of a

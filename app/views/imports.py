@@ -326,18 +326,9 @@ class ImportApi(RefusalMixin, BaseApi):
             200: {description: the same file was imported before; nothing changed}
             422: {$ref: '#/components/responses/422'}
         """
-        from app.security.scope import current_scope
         from app.services.imports import import_gdv
 
-        upload = request.files.get("file")
-        if upload is None:
-            return self.response_422(message={"file": ["Missing data for required field."]})
-        try:
-            run, duplicate = import_gdv(upload.stream, upload.filename or "upload",
-                                        current_scope().user_id)
-        except DomainError as exc:
-            return self._refused_lines(exc)
-        return self._answer(run, duplicate)
+        return self._import(import_gdv)
 
     @expose_api("/receipts", methods=["POST"])
     @protect()
@@ -352,16 +343,23 @@ class ImportApi(RefusalMixin, BaseApi):
             200: {description: the same file was imported before; nothing changed}
             422: {$ref: '#/components/responses/422'}
         """
-        from app.security.scope import current_scope
         from app.services.imports import import_receipts
+
+        profile = request.form.get("profile", "")
+        return self._import(lambda stream, name, uid: import_receipts(stream, name, profile,
+                                                                      uid))
+
+    def _import(self, run_import):
+        """The uploaded `file` through an import; 201 with its report, 200 for
+        a file imported before, 422 naming every bad line."""
+        from app.security.scope import current_scope
 
         upload = request.files.get("file")
         if upload is None:
             return self.response_422(message={"file": ["Missing data for required field."]})
         try:
-            run, duplicate = import_receipts(upload.stream, upload.filename or "upload",
-                                             request.form.get("profile", ""),
-                                             current_scope().user_id)
+            run, duplicate = run_import(upload.stream, upload.filename or "upload",
+                                        current_scope().user_id)
         except DomainError as exc:
             return self._refused_lines(exc)
         return self._answer(run, duplicate)
