@@ -64,6 +64,13 @@ def _large_demo(scale: float) -> None:
                f"{answer['contracts']:,} contracts, {answer['products']} products of "
                f"{answer['insurers']} insurers, {answer['receipts']:,} receipts booked into "
                f"{answer['bookings']:,} bookings.")
+    from app.services.demo import demo_password
+    from app.services.large_demo import STAFF_LOGIN, broker_login
+
+    first, last = broker_login(1), broker_login(answer["logins"])
+    click.echo(f"Logins: {STAFF_LOGIN} (Pool staff) {demo_password(STAFF_LOGIN)}; "
+               f"extranet {first} ... {last}, e.g. {first} {demo_password(first)} "
+               "(each password is derived from SECRET_KEY: demo_password(username)).")
 
 
 @pool.command("book-fixum")

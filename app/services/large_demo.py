@@ -26,6 +26,11 @@ SIZES = {"intermediaries": 50_000, "contracts": 1_000_000, "insurers": 40, "prod
 LEVELS = 10
 RECEIPT_CHUNK = 50_000
 MONTH = date(2026, 10, 1)
+#: Extranet logins of the first intermediaries (gp00001 ...) and one staff
+#: login (gpstaff, Pool staff): the load test and the page benchmarks log in
+#: as them. Passwords as in the small demo (`demo_password`).
+BROKER_LOGINS = 200
+STAFF_LOGIN = "gpstaff"
 
 
 def sizes(scale: float) -> dict[str, int]:
@@ -34,6 +39,39 @@ def sizes(scale: float) -> dict[str, int]:
     out["products"] = max(out["insurers"], min(out["products"], SIZES["products"]))
     out["intermediaries"] = max(out["intermediaries"], LEVELS * 2)
     return out
+
+
+def broker_login(number: int) -> str:
+    """The username of the n-th (1-based) intermediary's extranet login."""
+    return f"gp{number:05d}"
+
+
+def _logins(pool, person_ids) -> None:
+    from flask import current_app
+
+    from app.domain.access import INTERMEDIARY, POOL_STAFF
+    from app.models.crm import Staff
+    from app.models.intermediaries import Intermediary
+    from app.services.crm import hash_password
+    from app.services.demo import demo_password
+
+    sm = current_app.appbuilder.sm
+    broker_role, staff_role = sm.find_role(INTERMEDIARY), sm.find_role(POOL_STAFF)
+    staff = sm.user_model(username=STAFF_LOGIN, first_name="Grete", last_name="Großpool",
+                          active=True, email=f"{STAFF_LOGIN}@demo.vermittlerpool.example",
+                          password=hash_password(demo_password(STAFF_LOGIN)),
+                          roles=[staff_role])
+    db.session.add(staff)
+    db.session.add(Staff(first_name="Grete", last_name="Großpool", company=pool,
+                         email=staff.email, user=staff))
+    for number, pid in enumerate(person_ids, 1):
+        name = broker_login(number)
+        user = sm.user_model(username=name, first_name="Vermittler", last_name=f"{number:05d}",
+                             active=True, email=f"{name}@demo.vermittlerpool.example",
+                             password=hash_password(demo_password(name)), roles=[broker_role])
+        db.session.add(user)
+        db.session.get(Intermediary, pid).user = user
+    db.session.flush()
 
 
 def create_large_pool(scale: float = 1.0, seed: int = 2026, progress=None) -> dict:
@@ -109,6 +147,7 @@ def create_large_pool(scale: float = 1.0, seed: int = 2026, progress=None) -> di
             entries.append({"intermediary_id": pid, "valid_from": date(2025, 7, 1),
                             "career_level_id": levels[rank - 1].id, "supervisor_id": boss})
     bulk_insert(IntermediaryLevel, entries)
+    _logins(pool, person_ids[:BROKER_LOGINS])
     report("intermediaries", people, people)
 
     contracts = n["contracts"]
@@ -162,4 +201,4 @@ def create_large_pool(scale: float = 1.0, seed: int = 2026, progress=None) -> di
         booked["bookings"] += part["bookings"]
         db.session.expunge_all()
         report("receipts", min(receipts, start + RECEIPT_CHUNK), receipts)
-    return {"created": True, **n, **booked}
+    return {"created": True, **n, **booked, "logins": min(BROKER_LOGINS, people)}
