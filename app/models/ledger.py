@@ -124,6 +124,8 @@ class Booking(Model):
     __table_args__ = (
         UniqueConstraint("intermediary_id", "fixum_month", name="uq_booking_fixum_month"),
         Index("ix_booking_intermediary_date", "intermediary_id", "booking_date"),
+        # settled once by statement_id: room on the page for a HOT update (0014)
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
 
@@ -149,12 +151,16 @@ def ledger_triggers(dialect: str) -> list[str]:
             "CREATE TRIGGER booking_no_delete BEFORE DELETE ON booking "
             "BEGIN SELECT RAISE(ABORT, 'bookings are immutable'); END",
         ]
+    # PostgreSQL: the condition in WHEN, evaluated by the executor; the
+    # function (which only refuses) runs for an offending row alone. A
+    # PL/pgSQL check called for every row cost a quarter of settling a month.
     return [
-        "CREATE OR REPLACE FUNCTION booking_immutable() RETURNS trigger AS $$ BEGIN "
-        f"IF TG_OP = 'DELETE' OR {changed} OR {restated} THEN "
-        "RAISE EXCEPTION 'bookings are immutable'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER booking_immutable BEFORE UPDATE OR DELETE ON booking "
-        "FOR EACH ROW EXECUTE FUNCTION booking_immutable()",
+        "CREATE OR REPLACE FUNCTION booking_refuse_change() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'bookings are immutable'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER booking_immutable BEFORE UPDATE ON booking FOR EACH ROW "
+        f"WHEN ({restated} OR {changed}) EXECUTE FUNCTION booking_refuse_change()",
+        "CREATE TRIGGER booking_no_delete BEFORE DELETE ON booking FOR EACH ROW "
+        "EXECUTE FUNCTION booking_refuse_change()",
     ]
 
 
@@ -163,7 +169,8 @@ def drop_ledger_triggers(dialect: str) -> list[str]:
         return ["DROP TRIGGER IF EXISTS booking_no_update",
                 "DROP TRIGGER IF EXISTS booking_no_delete"]
     return ["DROP TRIGGER IF EXISTS booking_immutable ON booking",
-            "DROP FUNCTION IF EXISTS booking_immutable()"]
+            "DROP TRIGGER IF EXISTS booking_no_delete ON booking",
+            "DROP FUNCTION IF EXISTS booking_refuse_change()"]
 
 
 class MissingRate(Model):

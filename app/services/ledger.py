@@ -15,6 +15,7 @@ from app.domain.liability import LiabilityTerms, charge_back
 from app.domain.receipts import fresh_receipts
 from app.extensions import db
 from app.models.contracts import Contract, ContractStatus
+from app.models.crm import Company
 from app.models.intermediaries import Intermediary, IntermediaryRate, IntermediaryStatus
 from app.models.ledger import Booking, BookingKind, MissingRate, Receipt
 from app.models.mixins import _now
@@ -74,18 +75,9 @@ def recipients(ids) -> dict[int, engine.Recipient]:
 
 
 def product_table(contract: Contract) -> engine.ProductTable:
-    product = contract.product
-    own = db.session.execute(select(ProductRate).where(
-        ProductRate.product_id == product.id)).scalars().all()
-    default = db.session.execute(select(ProductRate).where(
-        ProductRate.line_of_business_id == product.line_of_business_id)).scalars().all()
-    rates = {r.career_level_id: {"ap_rate": r.ap_rate, "ap_zv_rate": r.ap_zv_rate,
-                                 "fp_rate": r.fp_rate} for r in default}
-    rates.update({r.career_level_id: {"ap_rate": r.ap_rate, "ap_zv_rate": r.ap_zv_rate,
-                                      "fp_rate": r.fp_rate} for r in own})
     levels = {lid: (rank, value) for lid, rank, value in db.session.execute(
         select(CareerLevel.id, CareerLevel.rank, CareerLevel.value_per_unit)).all()}
-    return engine.ProductTable(rates, levels)
+    return _rate_table(contract.product.id, contract.product.line_of_business_id, levels)
 
 
 def _booking(line: engine.Line, contract_id, receipt=None) -> Booking:
@@ -226,20 +218,126 @@ def bookings_for_policing(contract: Contract) -> list[Booking]:
             for line in result.lines]
 
 
-def book_receipts(rows, progress=None, commit: bool = True) -> dict:
-    """Book many receipts in one transaction, set-based: snapshots, rates and
-    the hierarchy are loaded once, receipts and bookings inserted in bulk
-    (no ORM object per row). Rows: dicts with contract_id, kind, amount,
-    value_date, reference (optional), source. A reference an insurer has
-    already sent, or that repeats in the batch, is skipped and reported.
-    Returns {"receipts", "bookings", "skipped": [references], "missing_rates": n}."""
-    from sqlalchemy import insert
-    from sqlalchemy.orm import selectinload
+class BookingContext:
+    """What booking receipts needs to know, loaded once per run and reused by
+    each chunk of it (the large pool's month books 1.25 million receipts in
+    chunks): the hierarchy, the recipients with their running cancellation
+    reserve, the product rate tables and the contracts' snapshots. Loaded by
+    set-based queries into plain data; no ORM object per row."""
 
+    def __init__(self):
+        self.hierarchy = None
+        self.people: dict[int, engine.Recipient] = {}
+        self.held: dict[int, Decimal] = {}      # reserve held, running over the batch
+        self.tables: dict[int, engine.ProductTable] = {}
+        self.snapshots: dict[int, engine.ContractIn] = {}
+        self.levels = None
+
+    def load(self, contract_ids) -> None:
+        """Snapshots of these contracts and everything booking them needs."""
+        missing = [cid for cid in set(contract_ids) if cid not in self.snapshots]
+        for start in range(0, len(missing), 5000):
+            self.snapshots.update(snapshots(missing[start:start + 5000]))
+        wanted = set()
+        for cid in contract_ids:
+            snap = self.snapshots.get(cid)
+            if snap is None:
+                continue
+            wanted.add(snap.intermediary_id)
+            wanted.update(m for m, _ in snap.combination)
+            if snap.model != "contract_percent":
+                if self.hierarchy is None:
+                    self.hierarchy = load_hierarchy()
+                    wanted.update(self.hierarchy._entries)
+                if snap.product_id not in self.tables:
+                    self.tables[snap.product_id] = self._table(snap.product_id, snap.line_id)
+        wanted.discard(None)
+        wanted -= self.people.keys()
+        wanted = list(wanted)
+        for start in range(0, len(wanted), 5000):
+            self.people.update(recipients(wanted[start:start + 5000]))
+
+    def _table(self, product_id: int, line_id: int) -> engine.ProductTable:
+        if self.levels is None:
+            self.levels = {lid: (rank, value) for lid, rank, value in db.session.execute(
+                select(CareerLevel.id, CareerLevel.rank, CareerLevel.value_per_unit)).all()}
+        return _rate_table(product_id, line_id, self.levels)
+
+
+def snapshots(contract_ids) -> dict[int, engine.ContractIn]:
+    """The engine's view of these contracts, by one joined query (and one for
+    the members of combinations): what contract_snapshot gives per contract."""
+    from app.models.intermediaries import CombinationMember
+    from app.models.products import LineOfBusiness, Product
+
+    default_model = current_app.config["POOL_COMMISSION_MODEL"]
+    insurer = Company.__table__.alias("insurer")
+    rows = db.session.execute(
+        select(Contract.id, Product.id, Product.insurer_id, Product.line_of_business_id,
+               Contract.term_months, Contract.start_date, Product.commission_model,
+               Contract.intermediary_id, Contract.combination_id,
+               LineOfBusiness.reserve_applies, Contract.valuation_sum, Product.units_per_1000,
+               Contract.policed_on, insurer.c.liability_model_id)
+        .join(Product, Product.id == Contract.product_id)
+        .join(LineOfBusiness, LineOfBusiness.id == Product.line_of_business_id)
+        .join(insurer, insurer.c.id == Product.insurer_id)
+        .where(Contract.id.in_(list(contract_ids)))).all()
+    combos = {r[8] for r in rows if r[8] is not None}
+    members: dict[int, list] = {}
+    if combos:
+        for combo, who, share in db.session.execute(
+                select(CombinationMember.combination_id, CombinationMember.intermediary_id,
+                       CombinationMember.share)
+                .where(CombinationMember.combination_id.in_(list(combos)))
+                .order_by(CombinationMember.id)):
+            members.setdefault(combo, []).append((who, share))
+    out = {}
+    for (cid, product_id, insurer_id, line_id, term, start, model, who, combo, reserve,
+         valuation, units, policed, liability) in rows:
+        out[cid] = engine.ContractIn(
+            id=cid, product_id=product_id, insurer_id=insurer_id, line_id=line_id,
+            term_months=term, start_date=start,
+            model=getattr(model, "value", model) or default_model, intermediary_id=who,
+            combination=tuple(members.get(combo, ())) if combo else (),
+            reserve_applies=bool(reserve), valuation_sum=valuation, units_per_1000=units,
+            policed_on=policed, insurer_liability_model_id=liability)
+    return out
+
+
+def _rate_table(product_id: int, line_id: int, levels: dict) -> engine.ProductTable:
+    def plain(rows):
+        return {level: {"ap_rate": ap, "ap_zv_rate": ap_zv, "fp_rate": fp}
+                for level, ap, ap_zv, fp in rows}
+
+    columns = (ProductRate.career_level_id, ProductRate.ap_rate, ProductRate.ap_zv_rate,
+               ProductRate.fp_rate)
+    rates = plain(db.session.execute(select(*columns).where(
+        ProductRate.line_of_business_id == line_id)).all())
+    rates.update(plain(db.session.execute(select(*columns).where(
+        ProductRate.product_id == product_id)).all()))
+    return engine.ProductTable(rates, levels)
+
+
+def _known_references(pairs) -> set:
+    """Those (insurer id, reference) pairs that are booked already: looked up
+    per insurer through the unique index, not by loading every reference."""
+    by_insurer: dict[int, list[str]] = {}
+    for insurer_id, reference in pairs:
+        if reference is not None:
+            by_insurer.setdefault(insurer_id, []).append(reference)
+    known = set()
+    for insurer_id, references in by_insurer.items():
+        for start in range(0, len(references), 5000):
+            known.update(tuple(r) for r in db.session.execute(
+                select(Receipt.insurer_id, Receipt.reference).where(
+                    Receipt.insurer_id == insurer_id,
+                    Receipt.reference.in_(references[start:start + 5000]))))
+    return known
+
+
+def _check_rows(rows) -> None:
     from app.domain.values import to_decimal
-    from app.models.products import Product
 
-    rows = list(rows)
     for number, row in enumerate(rows, 1):
         # Imports check their lines before; this guards direct callers too.
         try:
@@ -252,57 +350,45 @@ def book_receipts(rows, progress=None, commit: bool = True) -> dict:
             exc.params = {**exc.params, "line": number}
             exc.field = f"line {number}: {exc.field}"
             raise
-    contract_ids = {r["contract_id"] for r in rows}
-    contracts = {}
-    for start in range(0, len(contract_ids), 5000):
-        chunk = list(contract_ids)[start:start + 5000]
-        for c in db.session.execute(select(Contract).where(Contract.id.in_(chunk)).options(
-                selectinload(Contract.product).selectinload(Product.line_of_business),
-                selectinload(Contract.product).selectinload(Product.insurer),
-                selectinload(Contract.combination))).scalars():
-            contracts[c.id] = c
-    snapshots = {cid: contract_snapshot(c) for cid, c in contracts.items()}
-    seen = set(db.session.execute(select(Receipt.insurer_id, Receipt.reference).where(
-        Receipt.reference.isnot(None))).all())
-    people = {}
-    person_ids = {s.intermediary_id for s in snapshots.values()} | {
-        m for s in snapshots.values() for m, _ in s.combination}
-    hierarchy = None
-    if any(s.model != "contract_percent" for s in snapshots.values()):
-        hierarchy = load_hierarchy()
-        person_ids |= {e.intermediary_id for entries in hierarchy._entries.values()
-                       for e in entries}
-    person_ids.discard(None)
-    for start in range(0, len(person_ids), 5000):
-        people.update(recipients(list(person_ids)[start:start + 5000]))
-    tables = {}
-    receipts, lines, missing, missing_rows = [], [], 0, []
-    to_book, skip = fresh_receipts(
-        [(snapshots[r["contract_id"]].insurer_id, r.get("reference")) for r in rows], seen)
+
+
+def book_receipts(rows, progress=None, commit: bool = True,
+                  context: BookingContext | None = None) -> dict:
+    """Book many receipts in one transaction, set-based: snapshots, rates and
+    the hierarchy are loaded once (into `context`, which a caller booking in
+    chunks passes to each), receipts and bookings inserted in bulk (COPY on
+    PostgreSQL; no ORM object per row). Rows: dicts with contract_id, kind,
+    amount, value_date, reference (optional), source. A reference an insurer
+    has already sent, or that repeats in the batch, is skipped and reported.
+    Returns {"receipts", "bookings", "skipped": [references], "missing_rates": n}."""
+    from app.services.imports import bulk_insert
+
+    rows = list(rows)
+    _check_rows(rows)
+    context = context or BookingContext()
+    context.load([r["contract_id"] for r in rows])
+    snaps, people, held = context.snapshots, context.people, context.held
+    pairs = [(snaps[r["contract_id"]].insurer_id, r.get("reference")) for r in rows]
+    to_book, skip = fresh_receipts(pairs, _known_references(pairs))
     skipped = [rows[i]["reference"] for i in skip]
-    for row in (rows[i] for i in to_book):
-        snapshot = snapshots[row["contract_id"]]
-        receipt_in = engine.ReceiptIn(row["kind"], Decimal(row["amount"]), row["value_date"])
-        table = None
-        if snapshot.model != "contract_percent":
-            table = tables.get(snapshot.product_id)
-            if table is None:
-                table = tables[snapshot.product_id] = product_table(contracts[row["contract_id"]])
-        result = engine.book_receipt(receipt_in, snapshot, people, hierarchy, table)
-        missing += len(result.missing_rates)
+    receipts, lines, missing_rows = [], [], []
+    now = _now()
+    book = engine.book_receipt
+    for count, row in enumerate((rows[i] for i in to_book), 1):
+        snapshot = snaps[row["contract_id"]]
+        amount = Decimal(row["amount"])
+        result = book(engine.ReceiptIn(row["kind"], amount, row["value_date"]), snapshot,
+                      people, context.hierarchy, context.tables.get(snapshot.product_id), held)
         missing_rows.append(result.missing_rates)
         receipts.append({"contract_id": snapshot.id, "insurer_id": snapshot.insurer_id,
-                         "kind": row["kind"], "amount": Decimal(row["amount"]),
+                         "kind": row["kind"], "amount": amount,
                          "value_date": row["value_date"], "reference": row.get("reference"),
-                         "source": row.get("source", "import"), "created_on": _now(),
-                         "changed_on": _now()})
+                         "source": row.get("source", "import"), "created_on": now,
+                         "changed_on": now})
         lines.append(result.lines)
-        if progress and len(receipts) % 10_000 == 0:
-            progress(len(receipts))
-    ids = []
-    for start in range(0, len(receipts), 10_000):
-        ids += db.session.execute(insert(Receipt).returning(Receipt.id, sort_by_parameter_order=True),
-                                  receipts[start:start + 10_000]).scalars().all()
+        if progress and count % 10_000 == 0:
+            progress(count)
+    ids = bulk_insert(Receipt, receipts, True)
     today = date.today()
     booking_rows = [
         {"intermediary_id": ln.intermediary_id, "kind": ln.kind, "amount": ln.amount,
@@ -312,15 +398,13 @@ def book_receipts(rows, progress=None, commit: bool = True) -> dict:
          "liability_model_id": ln.liability_model_id, "rule": ln.rule[:120],
          "created_on": today}
         for i, receipt_lines in enumerate(lines) for ln in receipt_lines]
-    for start in range(0, len(booking_rows), 20_000):
-        db.session.execute(insert(Booking), booking_rows[start:start + 20_000])
+    bulk_insert(Booking, booking_rows)
     gaps = [{"receipt_id": ids[i], "contract_id": receipts[i]["contract_id"], "intermediary_id": who}
             for i, people_missing in enumerate(missing_rows) for who in people_missing]
-    if gaps:
-        db.session.execute(insert(MissingRate), gaps)
+    bulk_insert(MissingRate, gaps)
     _done(commit)
     return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": skipped,
-            "missing_rates": missing}
+            "missing_rates": sum(len(m) for m in missing_rows)}
 
 
 def release_reserves(day: date, commit: bool = True) -> list[Booking]:

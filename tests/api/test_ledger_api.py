@@ -252,6 +252,19 @@ def test_a_batch_books_like_single_receipts_and_skips_known_references(client, e
     assert len(bookings(env)) == 3
 
 
+def test_a_batch_keeps_the_reserve_cap_across_its_receipts_and_chunks(client, env):
+    from app.services.ledger import BookingContext, book_receipts
+    env["a"].reserve_cap = Decimal("150.00")
+    db.session.commit()
+    rows = [{"contract_id": env["contracts"]["L-1"].id, "kind": "AP", "amount": "1000.00",
+             "value_date": date(2026, 10, 5), "reference": f"CAP-{i}"} for i in range(3)]
+    context = BookingContext()                   # one run, booked in two chunks
+    book_receipts(rows[:2], context=context)
+    book_receipts(rows[2:], context=context)
+    retained = [Decimal(b) for kind, b in bookings(env) if kind == "RESERVE_RETAIN"]
+    assert sum(retained) == Decimal("-150.00")   # 80 + 70 + 0, never past the cap
+
+
 def test_the_account_shows_a_running_balance(client, env):
     from tests.factories import ui_login
     receipt(client, env, "L-1", "AP", "1234.56")

@@ -68,6 +68,26 @@ def test_the_reserve_stops_at_the_cap():
     assert amounts(r)[(A, "RESERVE_RETAIN")] == D("-50.00")
 
 
+def test_the_cap_holds_across_the_receipts_of_a_batch():
+    # A batch books many receipts with the reserve held when it started; the
+    # running `held` it passes makes the second receipt see the first's.
+    person = Recipient(A, reserve_rate=D(10), reserve_cap=D("100.00"), reserve_held=D("50.00"),
+                       own_rates=A_RECIPIENT.own_rates)
+    held = {}
+    first = book_receipt(ReceiptIn("AP", D("400.00"), date(2026, 10, 5)), contract(),
+                         {A: person}, held=held)
+    second = book_receipt(ReceiptIn("AP", D("400.00"), date(2026, 10, 6)), contract(),
+                          {A: person}, held=held)
+    third = book_receipt(ReceiptIn("AP", D("400.00"), date(2026, 10, 7)), contract(),
+                         {A: person}, held=held)
+    retained = [amounts(r).get((A, "RESERVE_RETAIN"), D(0)) for r in (first, second, third)]
+    assert sum(retained) == D("-50.00") and retained[2] == D(0)
+    assert held == {A: D("100.00")}
+    # without a running total each receipt alone would retain up to the cap
+    alone = book_receipt(ReceiptIn("AP", D("400.00"), date(2026, 10, 7)), contract(), {A: person})
+    assert amounts(alone)[(A, "RESERVE_RETAIN")] != D(0)
+
+
 def test_negative_ap_receipts_book_nothing_fp_of_any_sign_passes_on():
     r = book_receipt(ReceiptIn("AP", D("-500.00"), date(2026, 10, 5)), contract(), {A: A_RECIPIENT})
     assert r.lines == []
