@@ -32,6 +32,14 @@ class Hierarchy:
             by_person.setdefault(e.intermediary_id, []).append(e)
         self._entries = {k: sorted(v, key=lambda e: e.valid_from) for k, v in by_person.items()}
         self._dates = {k: [e.valid_from for e in v] for k, v in self._entries.items()}
+        # intermediary -> (from, until, chain): the chain holds for days in
+        # [from, until), where none of its entries changes (a month's
+        # receipts of one closer mostly share it)
+        self._chains: dict[int, tuple] = {}
+
+    def people(self):
+        """The ids of everyone with an entry."""
+        return self._entries.keys()
 
     def entry_at(self, intermediary_id: int, day: date) -> LevelEntry | None:
         dates = self._dates.get(intermediary_id)
@@ -46,16 +54,28 @@ class Hierarchy:
         The closing intermediary comes first. An intermediary without an entry
         at that day ends the chain (it is the top, with no level).
         """
+        cached = self._chains.get(intermediary_id)
+        if cached is not None and cached[0] <= day and (cached[1] is None or day < cached[1]):
+            return cached[2]
         result: list[LevelEntry] = []
         seen: set[int] = set()
         node: int | None = intermediary_id
+        start, until = date.min, None
         while node is not None and node not in seen:
             seen.add(node)
-            entry = self.entry_at(node, day)
-            if entry is None:
+            dates = self._dates.get(node)
+            i = bisect.bisect_right(dates, day) - 1 if dates else -1
+            if dates and i + 1 < len(dates) and (until is None or dates[i + 1] < until):
+                until = dates[i + 1]          # this person's next entry changes the chain
+            if i < 0:
+                if dates:
+                    until = dates[0] if until is None else min(until, dates[0])
                 break
+            entry = self._entries[node][i]
+            start = max(start, entry.valid_from)
             result.append(entry)
             node = entry.supervisor_id
+        self._chains[intermediary_id] = (start, until, result)
         return result
 
     def tree(self, day: date, ids: Iterable[int] | None = None) -> dict[int | None, list[int]]:

@@ -87,7 +87,7 @@ def import_receipts(stream, filename: str, profile_name: str, user_id: int | Non
     before is skipped and reported. (run, False), or (the earlier run, True)
     for a file imported before."""
     from app.domain.receipt_import import Profile, parse_all
-    from app.services.ledger import BookingContext, book_receipts
+    from app.services.ledger import book_receipt_chunks
 
     stored = get_profile(profile_name)
     profile = Profile.from_dict(json.loads(stored.definition))
@@ -125,18 +125,12 @@ def import_receipts(stream, filename: str, profile_name: str, user_id: int | Non
                      "source": f"import:{stored.name}"[:40]})
     if progress:
         progress(0, len(rows))
-    # in chunks, one transaction: memory stays bounded by the chunk
-    booked = {"receipts": 0, "bookings": 0, "skipped": [], "missing_rates": 0}
-    context = BookingContext()          # hierarchy, rates, reserve: loaded once
-    for start in range(0, len(rows), RECEIPT_CHUNK):
-        part = book_receipts(rows[start:start + RECEIPT_CHUNK], commit=False, context=context)
-        for key in ("receipts", "bookings", "missing_rates"):
-            booked[key] += part[key]
-        booked["skipped"] += part["skipped"]
-        db.session.expunge_all()
-        run = db.session.get(ImportRun, run_id)
-        if progress:
-            progress(min(len(rows), start + RECEIPT_CHUNK), len(rows))
+    # in chunks, one transaction: memory stays bounded by the chunk; the
+    # hierarchy, rates and reserve are loaded once for all of them
+    booked = book_receipt_chunks(
+        (rows[start:start + RECEIPT_CHUNK] for start in range(0, len(rows), RECEIPT_CHUNK)),
+        commit=False, progress=progress and (lambda done: progress(done, len(rows))))
+    run = db.session.get(ImportRun, run_id)
     if cases:
         from sqlalchemy import insert
 
@@ -247,24 +241,31 @@ def bulk_insert(model, rows: list[dict], want_ids: bool = False) -> list[int]:
     if defaults:
         rows = [{**defaults, **row} for row in rows]
     columns = list(rows[0])
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    if postgres:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([_plain(row[c]) for c in columns])
-        return ids
-    _sqlite_adapters()
     enums = [c for c in columns if isinstance(rows[0][c], Enum)]
     if enums:
         rows = [{**row, **{c: _plain(row[c]) for c in enums}} for row in rows]
     values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    made = insert_tuples(table, columns, map(values, rows), len(rows))
+    return ids or (made if want_ids else [])
+
+
+def insert_tuples(table: str, columns, tuples, count: int) -> list[int]:
+    """The driver-level insert behind bulk_insert, for callers that have their
+    rows as tuples already (a month's bookings: no dict per row). Values must
+    be plain (no enums); ids are not given. On SQLite returns the new rows'
+    ids (see bulk_insert), on PostgreSQL nothing."""
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    if db.engine.dialect.name == "postgresql":
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in tuples:
+                copy.write_row(row)
+        return []
+    _sqlite_adapters()
     cursor.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        map(values, rows))
-    if want_ids:
-        last = cursor.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
-        ids = list(range(last - len(rows) + 1, last + 1))
-    return ids
+        tuples)
+    last = cursor.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+    return list(range(last - count + 1, last + 1)) if count else []
 
 
 def _plain(value):
@@ -273,9 +274,11 @@ def _plain(value):
 
 def _sqlite_adapters() -> None:
     """Values as SQLAlchemy's SQLite types store them, converted by the
-    driver (in C, not per value in Python): Decimal as a number (NUMERIC
-    affinity), datetimes as its ISO text; dates are ISO text by default."""
-    sqlite3.register_adapter(Decimal, str)
+    driver: Decimal as a float (SQLAlchemy binds Numeric so on SQLite, and
+    reads it back rounded to the column's scale; text would cost a
+    conversion by the NUMERIC affinity per value), datetimes as its ISO
+    text; dates are ISO text by the driver's default."""
+    sqlite3.register_adapter(Decimal, float)
     sqlite3.register_adapter(datetime, lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f"))
 
 

@@ -195,27 +195,25 @@ def book_month(progress=None) -> dict:
     own transaction, one BookingContext for all): deterministic, from the
     pool's contracts and the receipt count its scale gives."""
     from app.models.contracts import Contract
-    from app.services.ledger import BookingContext, book_receipts
+    from app.services.ledger import book_receipt_chunks
 
     pool_id = db.session.execute(select(Company.id).where(Company.name == POOL_NAME)).scalar_one()
     contract_ids = db.session.execute(select(Contract.id).where(
         Contract.managing_company_id == pool_id).order_by(Contract.id)).scalars().all()
     # 1.25 receipts a contract, as SIZES has it
     receipts = len(contract_ids) * SIZES["receipts"] // SIZES["contracts"]
-    context = BookingContext()
-    booked = {"receipts": 0, "bookings": 0}
-    for start in range(0, receipts, RECEIPT_CHUNK):
-        rows = []
-        for i in range(start, min(receipts, start + RECEIPT_CHUNK)):
-            kind = "AP" if i % 5 == 0 else "FP"
-            rows.append({"contract_id": contract_ids[i % len(contract_ids)], "kind": kind,
-                         "amount": Decimal(f"{(i * 7919) % 900 + 10}.{i % 100:02d}"),
-                         "value_date": date(MONTH.year, MONTH.month, 1 + i % 28),
-                         "reference": f"GP-{i + 1:08d}", "source": "demo-large"})
-        part = book_receipts(rows, context=context)     # commits each chunk
-        booked["receipts"] += part["receipts"]
-        booked["bookings"] += part["bookings"]
-        db.session.expunge_all()
-        if progress:
-            progress("receipts", min(receipts, start + RECEIPT_CHUNK), receipts)
+
+    def chunks():
+        for start in range(0, receipts, RECEIPT_CHUNK):
+            yield [{"contract_id": contract_ids[i % len(contract_ids)],
+                    "kind": "AP" if i % 5 == 0 else "FP",
+                    "amount": Decimal(f"{(i * 7919) % 900 + 10}.{i % 100:02d}"),
+                    "value_date": date(MONTH.year, MONTH.month, 1 + i % 28),
+                    "reference": f"GP-{i + 1:08d}", "source": "demo-large"}
+                   for i in range(start, min(receipts, start + RECEIPT_CHUNK))]
+
+    # each chunk its own transaction; on PostgreSQL the next one is computed
+    # while the database takes the last
+    booked = book_receipt_chunks(chunks(), progress=progress and (
+        lambda done: progress("receipts", done, receipts)))
     return booked

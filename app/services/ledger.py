@@ -232,6 +232,7 @@ class BookingContext:
         self.tables: dict[int, engine.ProductTable] = {}
         self.snapshots: dict[int, engine.ContractIn] = {}
         self.levels = None
+        self.booked: set = set()     # (insurer id, reference) booked by this run
 
     def load(self, contract_ids) -> None:
         """Snapshots of these contracts and everything booking them needs."""
@@ -248,7 +249,7 @@ class BookingContext:
             if snap.model != "contract_percent":
                 if self.hierarchy is None:
                     self.hierarchy = load_hierarchy()
-                    wanted.update(self.hierarchy._entries)
+                    wanted.update(self.hierarchy.people())
                 if snap.product_id not in self.tables:
                     self.tables[snap.product_id] = self._table(snap.product_id, snap.line_id)
         wanted.discard(None)
@@ -352,6 +353,12 @@ def _check_rows(rows) -> None:
             raise
 
 
+#: The columns book_receipts writes, in the order of its row tuples.
+BOOKING_COLUMNS = ("intermediary_id", "kind", "amount", "booking_date", "contract_id",
+                   "receipt_id", "basis", "rate", "receipt_kind", "level_rank",
+                   "liability_model_id", "rule", "created_on")
+
+
 def book_receipts(rows, progress=None, commit: bool = True,
                   context: BookingContext | None = None) -> dict:
     """Book many receipts in one transaction, set-based: snapshots, rates and
@@ -361,50 +368,147 @@ def book_receipts(rows, progress=None, commit: bool = True,
     amount, value_date, reference (optional), source. A reference an insurer
     has already sent, or that repeats in the batch, is skipped and reported.
     Returns {"receipts", "bookings", "skipped": [references], "missing_rates": n}."""
-    from app.services.imports import bulk_insert
-
-    rows = list(rows)
-    _check_rows(rows)
     context = context or BookingContext()
+    batch = _compute(_prepare(list(rows), context), context, progress)
+    report = _write(batch)
+    _done(commit)
+    return report
+
+
+def book_receipt_chunks(chunks, context: BookingContext | None = None, commit: bool = True,
+                        progress=None) -> dict:
+    """book_receipts for a stream of chunks (lists of rows), each chunk its
+    own transaction if `commit`, else one for all. On PostgreSQL the next
+    chunk is computed while the database takes the last one's COPY (a writer
+    thread on the session's connection, which waits on the socket with the
+    GIL released): the commission engine costs no wall time beside the
+    insert. The database is only touched by one thread at a time: the next
+    chunk's reads happen before the writer starts. `progress(done)` counts
+    receipts."""
+    import contextvars
+    import threading
+
+    context = context or BookingContext()
+    total = {"receipts": 0, "bookings": 0, "skipped": [], "missing_rates": 0}
+    pipelined = db.engine.dialect.name == "postgresql"
+    pending, done_rows = None, 0
+    chunks = iter(chunks)
+
+    def finish(result):
+        nonlocal done_rows
+        for key in ("receipts", "bookings", "missing_rates"):
+            total[key] += result[key]
+        total["skipped"] += result["skipped"]
+        done_rows += result["rows"]
+        if progress:
+            progress(done_rows)
+
+    for rows in chunks:
+        prepared = _prepare(list(rows), context)          # reads: no writer running
+        if pending is None or not pipelined:
+            if pending is not None:
+                finish(_write(pending))
+                _done(commit)
+            pending = _compute(prepared, context)
+            continue
+        outcome: dict = {}
+
+        def write(batch=pending, outcome=outcome):
+            try:
+                outcome["report"] = _write(batch)
+            except BaseException as exc:
+                outcome["error"] = exc          # raised in the caller's thread below
+
+        # the app context (and so the same session) in the writer's thread;
+        # this thread leaves the session alone until the writer has finished
+        writer = threading.Thread(target=contextvars.copy_context().run, args=(write,),
+                                  name="booking-writer")
+        writer.start()
+        try:
+            pending = _compute(prepared, context)
+        finally:
+            writer.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        finish(outcome["report"])
+        _done(commit)
+    if pending is not None:
+        finish(_write(pending))
+        _done(commit)
+    return total
+
+
+def _prepare(rows: list, context: BookingContext) -> dict:
+    """The database reads for a chunk: its contracts, recipients and rate
+    tables (into the context), which references are new, and on PostgreSQL
+    the new receipts' ids from the sequence."""
+    from sqlalchemy import text
+
+    _check_rows(rows)
     context.load([r["contract_id"] for r in rows])
-    snaps, people, held = context.snapshots, context.people, context.held
+    snaps = context.snapshots
     pairs = [(snaps[r["contract_id"]].insurer_id, r.get("reference")) for r in rows]
-    to_book, skip = fresh_receipts(pairs, _known_references(pairs))
-    skipped = [rows[i]["reference"] for i in skip]
+    known = _known_references([p for p in pairs if p not in context.booked]) | context.booked
+    to_book, skip = fresh_receipts(pairs, known)
+    context.booked.update(pairs[i] for i in to_book if pairs[i][1] is not None)
+    ids = None
+    if db.engine.dialect.name == "postgresql" and to_book:
+        ids = db.session.execute(text(
+            "SELECT nextval(pg_get_serial_sequence('receipt', 'id')) "
+            "FROM generate_series(1, :n)"), {"n": len(to_book)}).scalars().all()
+    return {"rows": rows, "to_book": to_book,
+            "skipped": [rows[i]["reference"] for i in skip], "ids": ids}
+
+
+def _compute(prepared: dict, context: BookingContext, progress=None) -> dict:
+    """The engine over a prepared chunk: no database access."""
+    rows, ids = prepared["rows"], prepared["ids"]
+    snaps, people, held = context.snapshots, context.people, context.held
     receipts, lines, missing_rows = [], [], []
     now = _now()
     book = engine.book_receipt
-    for count, row in enumerate((rows[i] for i in to_book), 1):
+    for count, row in enumerate((rows[i] for i in prepared["to_book"]), 1):
         snapshot = snaps[row["contract_id"]]
         amount = Decimal(row["amount"])
         result = book(engine.ReceiptIn(row["kind"], amount, row["value_date"]), snapshot,
                       people, context.hierarchy, context.tables.get(snapshot.product_id), held)
         missing_rows.append(result.missing_rates)
-        receipts.append({"contract_id": snapshot.id, "insurer_id": snapshot.insurer_id,
-                         "kind": row["kind"], "amount": amount,
-                         "value_date": row["value_date"], "reference": row.get("reference"),
-                         "source": row.get("source", "import"), "created_on": now,
-                         "changed_on": now})
+        receipt = {"contract_id": snapshot.id, "insurer_id": snapshot.insurer_id,
+                   "kind": row["kind"], "amount": amount, "value_date": row["value_date"],
+                   "reference": row.get("reference"), "source": row.get("source", "import"),
+                   "created_on": now, "changed_on": now}
+        if ids is not None:
+            receipt["id"] = ids[count - 1]
+        receipts.append(receipt)
         lines.append(result.lines)
         if progress and count % 10_000 == 0:
             progress(count)
-    ids = bulk_insert(Receipt, receipts, True)
+    return {"receipts": receipts, "lines": lines, "missing": missing_rows,
+            "skipped": prepared["skipped"], "rows": len(rows)}
+
+
+def _write(batch: dict) -> dict:
+    """Insert a computed chunk: receipts, bookings, missing rates."""
+    from app.services.imports import bulk_insert, insert_tuples
+
+    receipts, lines = batch["receipts"], batch["lines"]
+    if receipts and "id" in receipts[0]:
+        bulk_insert(Receipt, receipts)
+        ids = [r["id"] for r in receipts]
+    else:
+        ids = bulk_insert(Receipt, receipts, True)
     today = date.today()
     booking_rows = [
-        {"intermediary_id": ln.intermediary_id, "kind": ln.kind, "amount": ln.amount,
-         "booking_date": ln.booking_date, "contract_id": receipts[i]["contract_id"],
-         "receipt_id": ids[i], "basis": ln.basis, "rate": ln.rate,
-         "receipt_kind": ln.receipt_kind, "level_rank": ln.level_rank,
-         "liability_model_id": ln.liability_model_id, "rule": ln.rule[:120],
-         "created_on": today}
+        (ln.intermediary_id, ln.kind, ln.amount, ln.booking_date, receipts[i]["contract_id"],
+         ids[i], ln.basis, ln.rate, ln.receipt_kind, ln.level_rank, ln.liability_model_id,
+         ln.rule[:120], today)
         for i, receipt_lines in enumerate(lines) for ln in receipt_lines]
-    bulk_insert(Booking, booking_rows)
+    insert_tuples("booking", BOOKING_COLUMNS, booking_rows, len(booking_rows))
     gaps = [{"receipt_id": ids[i], "contract_id": receipts[i]["contract_id"], "intermediary_id": who}
-            for i, people_missing in enumerate(missing_rows) for who in people_missing]
+            for i, people_missing in enumerate(batch["missing"]) for who in people_missing]
     bulk_insert(MissingRate, gaps)
-    _done(commit)
-    return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": skipped,
-            "missing_rates": sum(len(m) for m in missing_rows)}
+    return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": batch["skipped"],
+            "missing_rates": sum(len(m) for m in batch["missing"]), "rows": batch["rows"]}
 
 
 def release_reserves(day: date, commit: bool = True) -> list[Booking]:

@@ -265,6 +265,37 @@ def test_a_batch_keeps_the_reserve_cap_across_its_receipts_and_chunks(client, en
     assert sum(retained) == Decimal("-150.00")   # 80 + 70 + 0, never past the cap
 
 
+@pytest.mark.parametrize("commit", [True, False])
+def test_chunks_book_as_one_batch_does_and_catch_a_reference_repeated_later(client, env, commit):
+    # On PostgreSQL the next chunk is computed while a writer thread inserts
+    # the last: the result must be what one batch books.
+    from app.models.ledger import Receipt
+    from app.services.ledger import book_receipt_chunks
+    rows = [{"contract_id": env["contracts"]["L-1"].id, "kind": "AP", "amount": "1234.56",
+             "value_date": date(2026, 10, 5), "reference": "C-1"},
+            {"contract_id": env["contracts"]["H-1"].id, "kind": "FP", "amount": "100.00",
+             "value_date": date(2026, 10, 5), "reference": "C-2"},
+            {"contract_id": env["contracts"]["H-1"].id, "kind": "FP", "amount": "50.00",
+             "value_date": date(2026, 10, 6), "reference": "C-3"},
+            {"contract_id": env["contracts"]["H-1"].id, "kind": "FP", "amount": "100.00",
+             "value_date": date(2026, 10, 5), "reference": "C-2"},      # repeats chunk 1
+            {"contract_id": env["contracts"]["L-1"].id, "kind": "FP", "amount": "10.00",
+             "value_date": date(2026, 10, 7), "reference": None}]
+    seen = []
+    report = book_receipt_chunks(([r] if i != 0 else rows[:2] for i, r in enumerate(
+        [None, *rows[2:]])), commit=commit, progress=seen.append)
+    if not commit:
+        db.session.commit()
+    assert (report["receipts"], report["skipped"]) == (4, ["C-2"]) and seen == [2, 3, 4, 5]
+    # the FP on L-1 books nothing (its rate row has no FP rate)
+    assert bookings(env) == [("AP", "987.65"), ("FP", "35.00"), ("FP", "70.00"),
+                             ("RESERVE_RETAIN", "-98.77")]
+    assert report["bookings"] == 4
+    ids = [r.id for r in db.session.query(Receipt).order_by(Receipt.id)]
+    linked = sorted({b.receipt_id for b in db.session.query(Booking)})
+    assert len(ids) == 4 and linked == ids[:3]       # each booking on its own receipt
+
+
 def test_the_account_shows_a_running_balance(client, env):
     from tests.factories import ui_login
     receipt(client, env, "L-1", "AP", "1234.56")

@@ -81,3 +81,38 @@ def test_a_cycle_that_appears_only_on_a_later_date_is_found():
 def test_a_supervisor_change_that_closes_no_cycle_passes():
     check_entry(LevelEntry(B, date(2026, 12, 1), L2, None), ENTRIES)
     check_entry(LevelEntry(B, date(2026, 12, 1), L2, A), ENTRIES)  # A is under C, not B
+
+
+def _chain_uncached(entries, who, day):
+    """The chain by its definition, walking the entries without any cache."""
+    result, node, seen = [], who, set()
+    while node is not None and node not in seen:
+        seen.add(node)
+        valid = [e for e in entries if e.intermediary_id == node and e.valid_from <= day]
+        if not valid:
+            break
+        entry = max(valid, key=lambda e: e.valid_from)
+        result.append(entry)
+        node = entry.supervisor_id
+    return result
+
+
+def test_cached_chains_equal_the_definition_on_every_day_in_any_order():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    days = st.dates(min_value=date(2024, 1, 1), max_value=date(2024, 12, 31))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.integers(1, 6), days, st.integers(1, 3),
+                              st.one_of(st.none(), st.integers(1, 6))), max_size=14),
+           st.lists(st.tuples(st.integers(1, 6), days), min_size=1, max_size=30))
+    def check(raw, queries):
+        unique = {(who, start): (level, boss) for who, start, level, boss in raw}
+        entries = [LevelEntry(who, start, level, boss, i)
+                   for i, ((who, start), (level, boss)) in enumerate(unique.items())]
+        hierarchy = Hierarchy(entries)
+        for who, day in queries:        # one Hierarchy: later queries hit the cache
+            assert hierarchy.chain(who, day) == _chain_uncached(entries, who, day)
+
+    check()
