@@ -64,3 +64,17 @@ def liability_end(start: date, terms: LiabilityTerms) -> date:
     import calendar
     day = min(start.day, calendar.monthrange(year, month)[1])
     return date(year, month, day)
+
+
+def latest_start_ended_by(day: date, months: int) -> date:
+    """The latest start whose liability of `months` has ended by `day`:
+    liability_end(start) <= day exactly when start <= this date (so a query
+    can select the due reserves by the contracts' start dates)."""
+    import calendar
+
+    month = day.month - 1 - months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    if day.day == calendar.monthrange(day.year, day.month)[1]:
+        return date(year, month, last)   # ends clamped to a month's end: all of it
+    return date(year, month, min(day.day, last))

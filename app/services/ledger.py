@@ -514,31 +514,40 @@ def _write(batch: dict) -> dict:
 def release_reserves(day: date, commit: bool = True) -> list[Booking]:
     """Release every retained reserve whose liability period has ended by
     `day`, on the day it ended; each retention is released once."""
-    from app.domain.liability import liability_end
+    from app.domain.liability import latest_start_ended_by, liability_end
 
-    # Two linear scans instead of a correlated NOT EXISTS (SQLite's planner
-    # runs that one in quadratic time once the origin index is all NULLs).
-    released = set(db.session.execute(select(Booking.origin_id).where(
-        Booking.kind == BookingKind.RESERVE_RELEASE)).scalars())
+    terms = {None: liability_terms(None)}
+    terms.update((pk, liability_terms(pk)) for pk in db.session.execute(
+        select(LiabilityModel.id)).scalars())
+    # Only retentions of contracts old enough for the shortest liability come
+    # back from the database (not every retention ever booked, each month).
+    cutoff = max(latest_start_ended_by(day, t.months) for t in terms.values())
     retains = db.session.execute(
         select(Booking.id, Booking.intermediary_id, Booking.amount, Booking.contract_id,
                Booking.liability_model_id, Contract.start_date)
         .join(Contract, Booking.contract_id == Contract.id)
-        .where(Booking.kind == BookingKind.RESERVE_RETAIN)).all()
-    terms: dict = {}
+        .where(Booking.kind == BookingKind.RESERVE_RETAIN,
+               Contract.start_date <= cutoff)).all()
+    due = [r for r in retains if liability_end(r[5], terms.get(r[4]) or
+                                               liability_terms(r[4])) <= day]
+    # Released already: looked up for these candidates through the origin
+    # index (a correlated NOT EXISTS ran in quadratic time on SQLite).
+    released = set()
+    ids = [r[0] for r in due]
+    for start in range(0, len(ids), 5000):
+        released.update(db.session.execute(select(Booking.origin_id).where(
+            Booking.origin_id.in_(ids[start:start + 5000]),
+            Booking.kind == BookingKind.RESERVE_RELEASE)).scalars())
     made = []
-    for pk, person, amount, contract_id, model_id, start in retains:
+    for pk, person, amount, contract_id, model_id, start in due:
         if pk in released:
             continue
-        if model_id not in terms:
-            terms[model_id] = liability_terms(model_id)
-        end = liability_end(start, terms[model_id])
-        if end <= day:
-            made.append(Booking(
-                intermediary_id=person, kind=BookingKind.RESERVE_RELEASE,
-                amount=-amount, booking_date=end, contract_id=contract_id,
-                origin_id=pk, liability_model_id=model_id,
-                rule="reserve released", created_on=date.today()))
+        made.append(Booking(
+            intermediary_id=person, kind=BookingKind.RESERVE_RELEASE,
+            amount=-amount, booking_date=liability_end(start, terms.get(model_id) or
+                                                       liability_terms(model_id)),
+            contract_id=contract_id, origin_id=pk, liability_model_id=model_id,
+            rule="reserve released", created_on=date.today()))
     db.session.add_all(made)
     _done(commit)
     return made

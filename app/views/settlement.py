@@ -13,12 +13,13 @@ from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.domain.errors import DomainError, RunUnderWayError
 from app.extensions import db
 from app.jobs import background
-from app.models.ledger import SettlementRun, Statement
+from app.jobs.statements import start_rendering
+from app.models.ledger import RunStatus, SettlementRun, Statement, StatementPdf
 from app.services import statements as files
 from app.services.settlement import four_eyes, release_run, run_settlement
 from app.views.base import PoolModelRestApi, RefusalMixin, datamodel, error_text
@@ -76,6 +77,8 @@ class SettlementApi(RefusalMixin, BaseApi):
                                     user_id=user_id())
         except DomainError as exc:
             return self._refused(exc)
+        if answer["status"] == RunStatus.RELEASED.value:
+            start_rendering(answer["run"])       # credit notes rendered once, stored
         return self.response(200, **answer)
 
     def _run(self, pk: int) -> SettlementRun | None:
@@ -103,6 +106,7 @@ class SettlementApi(RefusalMixin, BaseApi):
             run = release_run(pk, user_id())
         except DomainError as exc:
             return self._refused(exc)
+        start_rendering(run.id)
         return self.response(200, id=run.id, period=run.period, status=run.status)
 
     def _file(self, pk, make):
@@ -240,8 +244,14 @@ class SettlementView(BaseView):
         runs = db.session.execute(select(SettlementRun).order_by(
             SettlementRun.id.desc()).limit(50)).scalars().all()
         job = background.status(request.args.get("job", "")) if request.args.get("job") else None
+        # the credit notes stored per run: rendered by a background job after
+        # the run (app/jobs/statements.py); the screen shows how far it got
+        stored = dict(db.session.execute(
+            select(Statement.run_id, func.count(StatementPdf.id))
+            .join(StatementPdf, StatementPdf.statement_id == Statement.id)
+            .where(Statement.run_id.in_([r.id for r in runs])).group_by(Statement.run_id)).all())
         return self.render_template(
-            "settlement.html", runs=runs, job=job, four_eyes=four_eyes(),
+            "settlement.html", runs=runs, job=job, four_eyes=four_eyes(), pdfs_stored=stored,
             period=request.args.get("period") or (job or {}).get("period")
             or last_month(date.today()),
             user_id=user_id(), withheld=lambda run: json.loads(run.withheld or "[]"),
@@ -277,6 +287,8 @@ class SettlementView(BaseView):
                                  for e in answer["details"]]
             for entry, public in zip(answer["details"], answer["statements"], strict=True):
                 entry["number"] = public.get("number")
+            if answer["status"] == RunStatus.RELEASED.value:
+                answer["pdf_job"] = start_rendering(answer["run"])
             return answer
 
         job_id = background.start("settlement", work, period=period, final=final)
@@ -290,6 +302,7 @@ class SettlementView(BaseView):
         except DomainError as exc:
             flash(error_text(exc), "danger")
         else:
+            start_rendering(pk)
             flash(gettext("The run is released: its statements have their numbers."), "success")
         return redirect(url_for("SettlementView.index"))
 

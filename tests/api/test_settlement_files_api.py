@@ -193,3 +193,37 @@ def test_a_company_admin_gets_no_settlement_files(client, month):  # noqa: F811
     assert client.post(RUN, json={"period": "2026-10"}, headers=auth).status_code in (401, 403)
     assert client.post(f"/api/v1/settlement/{run}/release",
                        headers=auth).status_code in (401, 403)
+
+
+def _wait_for_pdfs(run_id, count, seconds=90):
+    import time
+
+    from app.models.ledger import StatementPdf
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        db.session.expire_all()
+        stored = db.session.query(StatementPdf).join(
+            Statement, Statement.id == StatementPdf.statement_id).filter(
+            Statement.run_id == run_id).count()
+        if stored >= count:
+            return stored
+        time.sleep(0.2)
+    return stored
+
+
+def test_a_released_run_has_its_credit_notes_rendered_and_stored_at_once(
+        app, client, four_eyes, monkeypatch):
+    from tests.factories import ui_login
+    pool_account(four_eyes)
+    monkeypatch.setitem(app.config, "POOL_RENDER_AFTER_RUN", True)
+    monkeypatch.setitem(app.config, "POOL_PDF_WORKERS", 1)
+    answer = final(client, four_eyes["auth"])
+    assert answer["status"] == "AWAITING_RELEASE"
+    assert _wait_for_pdfs(answer["run"], 1, seconds=2) == 0      # no credit note for drafts
+    released = client.post(f"/api/v1/settlement/{answer['run']}/release",
+                           headers=four_eyes["auth2"])
+    assert released.status_code == 200
+    assert _wait_for_pdfs(answer["run"], 1) == 1                 # the job rendered it
+    ui_login(client, "ps")
+    page = client.get("/settlement/").get_data(as_text=True)
+    assert "gespeichert: 1 / 1" in page

@@ -55,3 +55,23 @@ def test_a_charge_back_never_exceeds_the_booking():
     for elapsed_end in (date(2026, 1, 1), date(2026, 1, 2), date(2030, 1, 1)):
         back = charge_back(D("100.00"), LiabilityTerms(60, "FULL"), date(2026, 1, 1), elapsed_end)
         assert D("-100.00") <= back <= 0
+
+
+def test_the_latest_start_ended_by_a_day_agrees_with_liability_end():
+    from datetime import date, timedelta
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from app.domain.liability import LiabilityTerms, latest_start_ended_by, liability_end
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+           st.integers(0, 120), st.integers(-70, 70))
+    def check(day, months, offset):
+        latest = latest_start_ended_by(day, months)
+        start = latest + timedelta(days=offset)
+        ended = liability_end(start, LiabilityTerms(months, "PRO_RATA")) <= day
+        assert ended == (start <= latest)
+
+    check()
