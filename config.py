@@ -118,6 +118,8 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    # Tests render credit notes where they ask for them (a test turns it on).
+    POOL_RENDER_AFTER_RUN = False
     # Fast hashes: the suite creates many logins (production keeps scrypt).
     FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     WTF_CSRF_ENABLED = False
