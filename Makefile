@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test test-browser lint bench bench-ledger extract-messages
+.PHONY: install translations run serve test test-browser lint bench bench-ledger bench-load extract-messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ run: translations
 	$(FLASK) pool demo-data
 	@echo "Serving on http://$(HOST):$(PORT)/login/"
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# The production stack locally: PostgreSQL (a cluster under instance/pg unless
+# DATABASE_URL is set), redis-server for the shared login limit, `pool init`,
+# the demo pool when empty, the scheduler, gunicorn with several workers on
+# POOL_BIND (127.0.0.1:8000). Ctrl-C stops all. See docs/deployment.md.
+serve: translations
+	VENV=$(VENV) bash deploy/serve.sh
 
 test: translations
 	$(PY) -m pytest -q || [ $$? -eq 5 ]
@@ -45,6 +52,15 @@ bench: translations
 bench-ledger: translations
 	$(PY) bench/bench_booking.py
 	$(PY) bench/bench_settlement.py
+
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(VENV)/bin/pip install -q -r requirements-bench.txt
+	touch $@
+
+# 200 brokers at month end against gunicorn and PostgreSQL (DATABASE_URL, with
+# the large demo pool settled: see bench/bench_load.py; BENCH_LOAD_ARGS=--prepare).
+bench-load: translations $(VENV)/.bench-installed
+	$(PY) bench/bench_load.py $(BENCH_LOAD_ARGS)
 
 # Refresh translations/messages.pot and the German catalogue from the code.
 extract-messages: install

@@ -23,10 +23,20 @@ def _secret_key() -> str:
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
-        # Created with mode 0600 so that other local users cannot read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Created with mode 0600 so that other local users cannot read it, and
+        # complete before it appears: web workers starting side by side all
+        # read the one key that won (a session made on one worker is valid on
+        # every other).
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
@@ -93,7 +103,16 @@ class Config:
     AUTH_RATE_LIMITED = _bool("AUTH_RATE_LIMITED", True)
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    # memory:// counts per process: several web workers need a shared store,
+    # e.g. redis://127.0.0.1:6379 or redis+unix:///run/redis/redis.sock.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Should the shared store be down, count per process instead of refusing logins.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host/
+    # -Port/-Prefix (0: none, the headers are ignored). The login limit counts per
+    # client address, which without this is the proxy's for everyone.
+    POOL_PROXY_FIX = int(os.environ.get("POOL_PROXY_FIX", "0"))
 
     # Static assets (FAB's and ours) may be cached for an hour instead of being
     # revalidated on every page (about 20 requests a page).

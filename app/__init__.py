@@ -13,6 +13,7 @@ def create_app(config: Any = None) -> Flask:
     """Build the Flask app. Creates nothing in the database."""
     app = Flask(__name__, instance_relative_config=True)
     init_config(app, config)
+    init_proxy(app)
     init_extensions(app)
     init_appbuilder(app)
     register_template_filters(app)
@@ -36,6 +37,17 @@ def init_config(app: Flask, config: Any) -> None:
         from werkzeug.utils import import_string
 
         app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = import_string(validator)
+
+
+def init_proxy(app: Flask) -> None:
+    """Behind POOL_PROXY_FIX reverse proxies: the client's address, scheme and host
+    from their X-Forwarded-* headers (the login limit counts per client address)."""
+    hops = int(app.config.get("POOL_PROXY_FIX") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops, x_prefix=hops)
 
 
 def init_extensions(app: Flask) -> None:

@@ -246,12 +246,27 @@ def _domain_message(exc) -> str:
 @pool.command("scheduler")
 def scheduler_command():
     """Run the scheduler as its own single process (Fixum, reserve releases)."""
+    import logging
+    import os
+    import sys
+
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    from app.extensions import db
     from app.jobs.ledger import schedule
+    from app.jobs.single import SchedulerRunning, hold_scheduler_lock
 
+    try:
+        lock = hold_scheduler_lock(db.engine)  # noqa: F841  (held until the process ends)
+    except SchedulerRunning as exc:
+        raise click.ClickException(f"Not started: {exc}.") from None
+    # Each job's start and end in the log (journal), as the web workers log requests.
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scheduler = BlockingScheduler(timezone=current_app.config["BABEL_DEFAULT_TIMEZONE"])
     schedule(scheduler, current_app._get_current_object())
     for job in scheduler.get_jobs():
         click.echo(f"scheduled: {job.id} ({job.trigger})")
+    click.echo(f"Scheduler running (pid {os.getpid()}); stop it with TERM or Ctrl-C.")
+    sys.stdout.flush()
     scheduler.start()

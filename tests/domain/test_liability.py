@@ -63,7 +63,11 @@ def test_the_latest_start_ended_by_a_day_agrees_with_liability_end():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from app.domain.liability import LiabilityTerms, latest_start_ended_by, liability_end
+    from app.domain.liability import (
+        LiabilityTerms,
+        latest_start_ended_by,
+        liability_end,
+    )
 
     @settings(max_examples=300, deadline=None)
     @given(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
