@@ -74,6 +74,10 @@ class Config:
     POOL_FOUR_EYES = _bool("POOL_FOUR_EYES", False)
     # Status files of long work started from a screen (settlement runs).
     POOL_JOB_DIR = os.environ.get("POOL_JOB_DIR", str(INSTANCE_DIR / "jobs"))
+    # Credit notes of a released run: rendered once right after it by this
+    # many processes (0: one per core), stored, then served from storage.
+    POOL_RENDER_AFTER_RUN = _bool("POOL_RENDER_AFTER_RUN", True)
+    POOL_PDF_WORKERS = int(os.environ.get("POOL_PDF_WORKERS", "0"))
     POOL_MAX_UPLOAD_MB = float(os.environ.get("POOL_MAX_UPLOAD_MB", "10"))
     # Refuse larger request bodies before reading them (uploads plus form data).
     MAX_CONTENT_LENGTH = int((POOL_MAX_UPLOAD_MB + 1) * 1_000_000)
