@@ -13,10 +13,11 @@ the booking table with the same indexes and constraints (PostgreSQL COPY;
 SQLite executemany in one transaction). Target (issue 9): booking plus
 settlement within 2x the floor.
 
-    .venv/bin/python bench/bench_month.py [--scale 1.0]
+    .venv/bin/python bench/bench_month.py [--scale 1.0] [--sqlite FILE]
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:54330/pool_bench \\
         .venv/bin/python bench/bench_month.py        # drops that database's tables!
-    (--keep leaves the pool in place for bench_pages / bench_pdfs / the load test)
+    (the pool stays: bench_pages, bench_pdfs and the load test use it;
+     --build-only builds it without its month, --reuse measures on that)
 """
 from __future__ import annotations
 
@@ -116,46 +117,65 @@ def floor_sqlite() -> tuple[int, float]:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--keep", action="store_true", help="leave the pool (and its run) there")
+    ap.add_argument("--sqlite", help="a SQLite file to use (default: a temporary one)")
+    ap.add_argument("--build-only", action="store_true",
+                    help="build the pool without its month and stop (measure later)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the pool --build-only left (its month not booked yet)")
     args = ap.parse_args()
+    if args.sqlite:
+        import os
+        os.environ["DATABASE_URL"] = f"sqlite:///{Path(args.sqlite).resolve()}"
     app = bench_app()
-    from app.services.large_demo import book_month, create_large_pool
-    from app.services.settlement import run_settlement
+    from app.models.ledger import Receipt
+    from app.services.large_demo import create_large_pool
 
     with app.app_context():
         dialect = db.engine.dialect.name
-        fresh_schema()
-        t = time.perf_counter()
-        built = create_large_pool(args.scale, progress=_progress, book=False)
-        analyze()
-        print(f"{dialect}: built the pool ({built['intermediaries']:,} intermediaries, "
-              f"{built['contracts']:,} contracts) in {time.perf_counter() - t:.0f} s")
+        if args.reuse:
+            if db.session.query(Receipt).limit(1).count():
+                sys.exit("--reuse: this pool's month is booked already; build it again")
+            print(f"{dialect}: the pool --build-only left")
+        else:
+            fresh_schema()
+            t = time.perf_counter()
+            built = create_large_pool(args.scale, progress=_progress, book=False)
+            analyze()
+            print(f"{dialect}: built the pool ({built['intermediaries']:,} intermediaries, "
+                  f"{built['contracts']:,} contracts) in {time.perf_counter() - t:.0f} s")
+            if args.build_only:
+                return
+        measure(dialect)
 
-        t = time.perf_counter()
-        booked = book_month(progress=_progress)
-        booking = time.perf_counter() - t
-        print(f"booking: {booked['receipts']:,} receipts into {booked['bookings']:,} bookings "
-              f"in {booking:.1f} s ({booked['receipts'] / booking:,.0f} receipts/s)")
 
-        t = time.perf_counter()
-        analyze()          # what autovacuum does after a bulk load, counted here
-        answer = run_settlement("2026-10", True, today=date(2026, 11, 23))
-        settling = time.perf_counter() - t
-        settled = db.session.execute(text(
-            "SELECT count(*) FROM booking WHERE statement_id IS NOT NULL")).scalar()
-        print(f"final settlement: {len(answer['statements']):,} statements, {settled:,} "
-              f"bookings settled in {settling:.1f} s (with ANALYZE)")
-        db.session.remove()
+def measure(dialect: str) -> None:
+    from app.services.large_demo import book_month
+    from app.services.settlement import run_settlement
 
-        rows, floor = floor_postgres() if dialect == "postgresql" else floor_sqlite()
-        total = booking + settling
-        print(f"floor: {rows:,} booking rows inserted in bulk "
-              f"({'COPY' if dialect == 'postgresql' else 'executemany, one transaction'}) "
-              f"in {floor:.1f} s")
-        print(f"booking + settlement: {total:.1f} s = {total / floor:.2f}x the floor "
-              f"(target <= 2x: {'met' if total <= 2 * floor else 'MISSED'})")
-        if not args.keep:
-            db.session.remove()
+    t = time.perf_counter()
+    booked = book_month(progress=_progress)
+    booking = time.perf_counter() - t
+    print(f"booking: {booked['receipts']:,} receipts into {booked['bookings']:,} bookings "
+          f"in {booking:.1f} s ({booked['receipts'] / booking:,.0f} receipts/s)")
+
+    t = time.perf_counter()
+    analyze()          # what autovacuum does after a bulk load, counted here
+    answer = run_settlement("2026-10", True, today=date(2026, 11, 23))
+    settling = time.perf_counter() - t
+    settled = db.session.execute(text(
+        "SELECT count(*) FROM booking WHERE statement_id IS NOT NULL")).scalar()
+    print(f"final settlement: {len(answer['statements']):,} statements, {settled:,} "
+          f"bookings settled in {settling:.1f} s (with ANALYZE)")
+    db.session.remove()
+
+    rows, floor = floor_postgres() if dialect == "postgresql" else floor_sqlite()
+    total = booking + settling
+    print(f"floor: {rows:,} booking rows inserted in bulk "
+          f"({'COPY' if dialect == 'postgresql' else 'executemany, one transaction'}) "
+          f"in {floor:.1f} s")
+    print(f"booking + settlement: {total:.1f} s = {total / floor:.2f}x the floor "
+          f"(target <= 2x: {'met' if total <= 2 * floor else 'MISSED'})")
+    db.session.remove()
 
 
 if __name__ == "__main__":
