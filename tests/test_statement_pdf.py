@@ -4,9 +4,11 @@ from __future__ import annotations
 import io
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from app.services import statement_pdf
@@ -251,3 +253,179 @@ def test_no_remote_or_outside_reads(app):
     with pytest.raises(ResourceAccessError):
         policy.check_path("/etc/passwd")
     policy.check_path(statement_pdf.FONT_DIR / "DejaVuSans.ttf")
+
+
+# --- speed: the helpers without Babel, the bookings table without HTML ------
+
+@settings(max_examples=500, deadline=None)
+@given(st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=None,
+                   allow_nan=False, allow_infinity=False))
+def test_euro_and_percent_write_what_babel_writes(value):
+    from babel.numbers import format_decimal
+
+    rounded = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    expected = format_decimal(abs(rounded) if rounded == 0 else rounded, "#,##0.00",
+                              locale="de_DE")
+    assert euro(value) == f"{expected} €"
+    assert statement_pdf.percent(value) == \
+        f"{format_decimal(value, '#,##0.00##', locale='de_DE')} %"
+
+
+HEADINGS = ["Datum", "Vers.-Nr.", "Kunde", "Produkt", "Art", "Basis", "Satz", "Stufe",
+            "Betrag"]
+
+
+def _layout_texts(table):
+    """Every line of text the table draws: (row, x, text, style)."""
+    return [(number, x, text, style)
+            for number, row in enumerate([table.head, *table.rows])
+            for x, _down, style, text in row.texts]
+
+
+def test_table_wraps_long_texts_inside_their_columns(app):
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from app.services import statement_pdf_table as table_pdf
+
+    long_customer = "Hochgeschwindigkeitsübertragungstechnik Krämer-Öztürk GmbH & Co. KG"
+    lines = [StatementLine(date(2026, 10, 5), "POL-" + "9" * 30, long_customer,
+                           "Berufsunfähigkeit Premium", "Storno", Decimal("100"),
+                           Decimal("2.5"), Decimal("-12.34"), level=None,
+                           text="Kündigung durch den Kunden im zweiten Versicherungsjahr")]
+    doc = StatementDocument(
+        title=title_for(False), number="2026-000125", issue_date=date(2026, 11, 3),
+        period="2026-10", issuer=POOL, recipient=BROKER, lines=lines,
+        opening_balance=Decimal(0), total=Decimal("-12.34"), payout=Decimal(0),
+        carry_forward=Decimal("-12.34"), reserve_balance=Decimal(0))
+    table = table_pdf.build_table(HEADINGS, statement_pdf.booking_rows(doc),
+                                  "Helvetica", "Helvetica-Bold")
+    layout = table.layout
+    rights = [left + width - table_pdf.CELL_PADDING[1]
+              for left, width in zip(layout.lefts, layout.widths, strict=True)]
+    texts = _layout_texts(table)
+    for _row, x, text, style in texts:
+        font, size, _colour = layout.styles[style]
+        column = max(i for i, left in enumerate(layout.lefts) if left <= x)
+        assert x + stringWidth(text, font, size) <= rights[column] + 0.01, text
+    body = [(x, text, style) for row, x, text, style in texts if row == 1]
+    assert len(body) > 12                           # wrapped onto several lines
+    joined = " ".join(text for _x, text, _s in body)
+    for word in long_customer.split():
+        assert word in joined or word[:10] in joined
+    assert "".join(t for _x, t, _s in body if t.startswith(("POL", "9"))) == "POL-" + "9" * 30
+    assert any(style == table_pdf.BOOKING_TEXT and "Kündigung" in text
+               for _x, text, style in body)
+    assert any(style == table_pdf.NEGATIVE_AMOUNT and text == "-12,34\xa0€"
+               for _x, text, style in body)
+    # the row is as high as its tallest cell, the lines 150 % of 7 pt apart
+    per_column = [0] * len(layout.lefts)
+    for x, _text, _style in body:
+        per_column[max(i for i, left in enumerate(layout.lefts) if left <= x)] += 1
+    assert per_column[2] >= 4                       # the customer
+    assert table.rows[0].height == pytest.approx(2.5 + max(per_column) * 10.5 + 1.5)
+
+    text = " ".join(pdf_pages(render_statement_pdf(doc)))
+    assert "Hochgeschwindigkeitsübertragungstechnik" in text.replace(" ", "")
+    assert "Kündigung durch den Kunden" in text
+
+
+def test_one_line_row_is_as_high_as_the_html_row(app):
+    from app.services import statement_pdf_table as table_pdf
+
+    short = ("01.10.2026", "LV-1", "Anna Schäfer", ("Kfz-Vollkasko", ""), "Bestand",
+             "1.000,50\xa0€", "2,50\xa0%", "", ("25,01\xa0€", False))
+    table = table_pdf.build_table(HEADINGS, [short] * 3, "Helvetica", "Helvetica-Bold")
+    assert table.head.height == pytest.approx(3 + 10.5 + 2)
+    assert table.rows[2].height == pytest.approx(2.5 + 10.5 + 1.5)
+    assert table.height == pytest.approx(sum(row.height for row in
+                                             [table.head, *table.rows]))
+
+
+def test_long_statement_keeps_every_row_once_and_the_heading_on_every_page(app):
+    doc = make_document(count=400)
+    pages = pdf_pages(render_statement_pdf(doc))
+    count = len(pages)
+    assert count >= 10
+    text = " ".join(pages)
+    for line in doc.lines:
+        assert text.count(line.policy_number + " ") == 1, line.policy_number
+    for number, page in enumerate(pages, start=1):
+        if "LV-20" in page:                         # a page with bookings
+            assert "Vers.-Nr. Kunde Produkt Art Basis Satz Stufe Betrag" in page, number
+        assert f"Seite {number} von {count}" in page
+    assert f"Summe der Buchungen {euro(doc.lines_sum)}" in pages[-1]
+
+
+def test_table_splits_between_rows(app):
+    from app.services import statement_pdf_table as table_pdf
+
+    table = table_pdf.build_table(HEADINGS, statement_pdf.booking_rows(
+        make_document(50)), "Helvetica", "Helvetica-Bold")
+    room = table.head.height + table.tops[10] + 1
+    first, rest = table.split(table.width, room)
+    assert (first.start, first.end, rest.start, rest.end) == (0, 10, 10, 50)
+    assert first.height == pytest.approx(table.head.height + table.tops[10])
+    assert first.height + rest.height == pytest.approx(table.height + table.head.height)
+    assert table.split(table.width, table.head.height + 1) == []
+    assert table.split(table.width, table.height + 1) == [table]     # no empty part
+    again = rest.split(rest.width, room)
+    end = max(j for j in range(10, 51) if table.tops[j] - table.tops[10] < room - table.head.height)
+    assert (again[0].start, again[0].end, again[1].end) == (10, end, 50)
+
+
+def test_only_the_counting_pass_skips_drawing():
+    from types import SimpleNamespace
+
+    from xhtml2pdf.xhtml2pdf_reportlab import PmlPageCount
+
+    from app.services.statement_pdf_table import _counting_pages
+
+    count = PmlPageCount()
+    canvas = SimpleNamespace(_doctemplate=SimpleNamespace(_indexingFlowables=[count]))
+    assert _counting_pages(canvas)               # pass 1: its canvas is thrown away
+    assert count.isSatisfied() is False          # ReportLab asks after pass 1
+    assert not _counting_pages(canvas)           # pass 2, the one saved
+    assert count.isSatisfied() is True
+    assert not _counting_pages(SimpleNamespace())                    # plain build()
+    assert not _counting_pages(SimpleNamespace(_doctemplate=SimpleNamespace()))
+
+
+def test_bookings_tag_needs_its_rows(app):
+    from xhtml2pdf import pisa
+
+    from app.services import statement_pdf_table
+
+    statement_pdf_table.install()
+    statement_pdf_table.install()                # twice is harmless
+    with pytest.raises(RuntimeError, match="pdf:bookings"):
+        pisa.CreatePDF("<html><body><pdf:bookings date='D'></pdf:bookings></body></html>",
+                       dest=io.BytesIO())
+
+
+def test_key_value_rows_as_the_html_tables_styled_them(app):
+    from app.services.statement_pdf_table import NOTE, VALUE, key_value_row
+
+    plain = key_value_row("summary", "Vortrag", "", "-150,00\xa0€", "Helvetica",
+                          "Helvetica-Bold")
+    assert plain.height == pytest.approx(2.5 + 8.5 * 1.5 + 1.5)
+    assert plain.background is None and plain.rule is None
+    assert plain.indent == pytest.approx(75 * 72 / 25.4)
+    total = key_value_row("summary total", "Gesamt", "", "1,00\xa0€", "Helvetica",
+                          "Helvetica-Bold")
+    assert total.rule[0] == 0.8
+    assert {font for font, _size, _colour in total.layout.styles[:2]} == {"Helvetica-Bold"}
+    payout = key_value_row("summary payout", "Auszahlung", "auf IBAN DE89 3704", "1,00\xa0€",
+                           "Helvetica", "Helvetica-Bold")
+    assert payout.background is not None
+    assert payout.height == pytest.approx(2.5 + 2 * 9.5 * 1.5 + 1.5)   # label and note
+    texts = {style: (x, text) for x, _down, style, text in payout.row.texts}
+    assert texts[NOTE][1] == "auf IBAN DE89 3704"
+    # the value flush right in its 32 mm less 3 pt padding
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    right = texts[VALUE][0] + stringWidth("1,00\xa0€", "Helvetica-Bold", 9.5)
+    assert right == pytest.approx((68 + 32) * 72 / 25.4 - 3)
+    info = key_value_row("info", "Datum", "", "03.11.2026", "Helvetica", "Helvetica-Bold")
+    assert info.height == pytest.approx(1 + 8 * 1.5 + 1.5) and info.indent == 0
+    with pytest.raises(KeyError):
+        key_value_row("summary bogus", "x", "", "y", "Helvetica", "Helvetica-Bold")

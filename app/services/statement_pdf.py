@@ -7,20 +7,26 @@ gathers the statement into a `StatementDocument` first.
 
 The template's labels are English msgids translated through the catalogue;
 the numbers, dates and the month are formatted German by the helpers here.
+Its tables (the bookings, the information block, the summary) are tags that
+app.services.statement_pdf_table draws: as HTML tables they took nearly
+all of xhtml2pdf's time (a credit note of 100 bookings: about 750 ms then,
+about 55 ms now).
 """
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
 
 LOCALE = "de_DE"
 CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.0001")
+#: English number punctuation to German: 1,234.56 -> 1.234,56
+GERMAN_PUNCTUATION = str.maketrans(",.", ".,")
 NBSP = "\u00a0"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FAMILY = "DejaVuSans"
@@ -86,6 +92,10 @@ def title_for(is_correction: bool) -> str:
     return CORRECTION_TITLE if is_correction else STATEMENT_TITLE
 
 
+# The two below write what Babel's format_decimal writes for de_DE with the
+# patterns '#,##0.00' and '#,##0.00##' (the tests compare them), five times
+# as fast: a credit note has two or three of them a booking.
+
 def euro(value: Decimal | int | float | None) -> str:
     """1234.56 -> '1.234,56 €', -757.2 -> '-757,20 €'; None -> ''."""
     if value is None:
@@ -93,14 +103,19 @@ def euro(value: Decimal | int | float | None) -> str:
     amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
     if amount == 0:
         amount = abs(amount)           # no "-0,00 €"
-    return f"{format_decimal(amount, '#,##0.00', locale=LOCALE)} €"
+    return f"{amount:,.2f} €".translate(GERMAN_PUNCTUATION)
 
 
 def percent(value: Decimal | None) -> str:
     """Decimal('3.5') -> '3,50 %' (up to four decimals); None -> ''."""
     if value is None:
         return ""
-    return f"{format_decimal(Decimal(str(value)), '#,##0.00##', locale=LOCALE)} %"
+    text = f"{Decimal(str(value)).quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN):,.4f}"
+    if text.endswith("0"):             # at least two decimals, at most four
+        text = text[:-1]
+        if text.endswith("0"):
+            text = text[:-1]
+    return f"{text} %".translate(GERMAN_PUNCTUATION)
 
 
 def day(value: date | None) -> str:
@@ -140,6 +155,22 @@ def _policy(fonts: dict[str, Path] | None):
     )
 
 
+def _nbsp(text: str) -> str:
+    """No line break between a number and its unit in the narrow columns."""
+    return text.replace(" ", NBSP)
+
+
+def booking_rows(doc: StatementDocument) -> list[tuple]:
+    """The cells of the bookings table, formatted German: per line the date,
+    policy number, customer, (product, booking text), kind, basis, rate,
+    level and (amount, whether negative)."""
+    return [(day(line.booking_date), line.policy_number, line.customer,
+             (line.product, line.text), line.kind, _nbsp(euro(line.basis)),
+             _nbsp(percent(line.rate)), "" if line.level is None else str(line.level),
+             (_nbsp(euro(line.amount)), line.amount < 0))
+            for line in doc.lines]
+
+
 def render_statement_html(doc: StatementDocument) -> str:
     """The template rendered in German (the input of the PDF)."""
     from flask import render_template
@@ -151,9 +182,8 @@ def render_statement_html(doc: StatementDocument) -> str:
             TEMPLATE, doc=doc, fonts=fonts,
             font_family=FONT_FAMILY if fonts else "Helvetica",
             period=period_label(doc.period),
-            # No line break between a number and its unit in the narrow columns.
-            euro=lambda value: euro(value).replace(" ", NBSP),
-            percent=lambda value: percent(value).replace(" ", NBSP),
+            euro=lambda value: _nbsp(euro(value)),
+            percent=lambda value: _nbsp(percent(value)),
             day=day, iban=iban_groups,
         )
 
@@ -162,10 +192,14 @@ def render_statement_pdf(doc: StatementDocument) -> bytes:
     """The credit note as PDF bytes. Raises RuntimeError if xhtml2pdf fails."""
     from xhtml2pdf import pisa
 
+    from app.services import statement_pdf_table
+
+    statement_pdf_table.install()
     html = render_statement_html(doc)
     out = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=out, encoding="utf-8",
-                            resource_policy=_policy(_fonts()))
+    with statement_pdf_table.rendering(booking_rows(doc)):
+        result = pisa.CreatePDF(html, dest=out, encoding="utf-8",
+                                resource_policy=_policy(_fonts()))
     if result.err:
         messages = "; ".join(str(entry[2]) for entry in getattr(result, "log", [])
                              if entry and entry[0] == "error") or "see the log"
