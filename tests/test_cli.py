@@ -18,10 +18,11 @@ def counts(app):
 
 
 def test_the_migrations_build_exactly_the_models(app):
-    pg_only = ("ix_contract_policy_number_prefix_pg", "ix_customer_name_prefix_pg")
+    # Indexes of one database only (migrations 0005, 0015) are not in the models.
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
-    diff = [d for d in diff if not (d[0] == "remove_index" and d[1].name in pg_only)]
+    diff = [d for d in diff if not (d[0] == "remove_index"
+                                    and d[1].name.endswith(("_pg", "_sqlite")))]
     assert diff == []
 
 

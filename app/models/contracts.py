@@ -154,6 +154,10 @@ class Contract(AuditMixin, Model):
         UniqueConstraint("managing_company_id", "source_contract_id",
                          name="uq_contract_company_source"),
         Index("ix_contract_policy_number", "policy_number"),
+        # sort columns of the list; with the id, as the list orders (few
+        # distinct values: without it every row of a value is sorted)
+        Index("ix_contract_start_date", "start_date", "id"),
+        Index("ix_contract_premium", "premium", "id"),
     )
 
     @property

@@ -123,6 +123,10 @@ class Customer(AuditMixin, AddressMixin, Model):
     __table_args__ = (
         Index("ix_customer_company_name", "company_id", "name"),
         Index("ix_customer_name", "name"),
+        # the list's other sort columns, with the id as the list orders
+        Index("ix_customer_first_name", "first_name", "id"),
+        Index("ix_customer_postcode", "postcode", "id"),
+        Index("ix_customer_city", "city", "id"),
     )
 
     def validate_row(self, session, is_new):

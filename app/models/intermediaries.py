@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -72,6 +73,12 @@ class Intermediary(AuditMixin, AddressMixin, Model):
     #: the extranet login of this intermediary
     user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
     user = relationship("User", foreign_keys=[user_id])
+
+    __table_args__ = (
+        # sort columns of the list, with the id as the list orders
+        Index("ix_intermediary_status", "status", "id"),
+        Index("ix_intermediary_city", "city", "id"),
+    )
 
     def validate_row(self, session, is_new):
         status = _value(self.status)

@@ -7,7 +7,8 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import aliased
 
 from app.domain.liability import liability_end
 from app.domain.rates import ContractFacts, resolve_rate
@@ -32,13 +33,16 @@ def months_back(today: date, count: int) -> list[date]:
 
 
 def commission_per_month(person_id: int, today: date, count: int = 12) -> list[tuple]:
-    """[(first day of month, sum of bookings)] for the last `count` months."""
+    """[(first day of month, sum of bookings)] for the last `count` months.
+    Summed per day by the database: at most a row per day, not one per
+    booking (tens of thousands a month for the top of a large hierarchy)."""
     months = months_back(today, count)
     sums: dict[date, Decimal] = defaultdict(Decimal)
     for day, amount in db.session.execute(
-            select(Booking.booking_date, Booking.amount).where(
-                Booking.intermediary_id == person_id, Booking.booking_date >= months[0])):
-        sums[date(day.year, day.month, 1)] += amount
+            select(Booking.booking_date, func.sum(Booking.amount)).where(
+                Booking.intermediary_id == person_id, Booking.booking_date >= months[0])
+            .group_by(Booking.booking_date)):
+        sums[date(day.year, day.month, 1)] += Decimal(amount)
     return [(m, sums.get(m, Decimal(0))) for m in months]
 
 
@@ -77,20 +81,24 @@ def latest_statements(person_id: int, limit: int = 5) -> list[Statement]:
 
 def reserve_schedule(person_id: int) -> tuple[Decimal, list[dict]]:
     """The retained reserve (positive) and, per contract, what is held and
-    when it is released (the end of the liability period)."""
-    released = set(db.session.execute(select(Booking.origin_id).where(
-        Booking.intermediary_id == person_id,
-        Booking.kind == BookingKind.RESERVE_RELEASE)).scalars())
+    when it is released (the end of the liability period). Summed by the
+    database per contract and liability model."""
+    freed = aliased(Booking)
     rows = db.session.execute(
-        select(Booking.id, Booking.amount, Booking.liability_model_id, Contract.id,
+        select(func.sum(Booking.amount), Booking.liability_model_id, Contract.id,
                Contract.policy_number, Contract.start_date)
         .join(Contract, Contract.id == Booking.contract_id)
+        # the literal condition of the partial index ix_booking_reserve_retain
         .where(Booking.intermediary_id == person_id,
-               Booking.kind == BookingKind.RESERVE_RETAIN)).all()
+               text("booking.kind = 'RESERVE_RETAIN'"),
+               Booking.id.not_in(select(freed.origin_id).where(
+                   freed.intermediary_id == person_id, freed.origin_id.isnot(None),
+                   freed.kind == BookingKind.RESERVE_RELEASE)))
+        .group_by(Booking.liability_model_id, Contract.id, Contract.policy_number,
+                  Contract.start_date)).all()
     per_contract: dict[int, dict] = {}
-    for pk, amount, model_id, contract_id, policy, start in rows:
-        if pk in released:
-            continue
+    for amount, model_id, contract_id, policy, start in rows:
+        amount = Decimal(amount)
         release = liability_end(start, liability_terms(model_id))
         entry = per_contract.setdefault(contract_id, {
             "policy_number": policy, "held": Decimal(0), "release_on": release})

@@ -283,6 +283,8 @@ class ContractApi(PoolModelRestApi):
 # --- contract search -----------------------------------------------------------------
 
 PAGE = 50
+#: the contract search finds the contracts of up to this many customers by id
+CUSTOMERS_BY_ID = 1000
 
 def search_contracts(args):
     """Contracts matching the search fields, newest policy numbers first; at
@@ -295,8 +297,14 @@ def search_contracts(args):
         stmt = stmt.where(Contract.policy_number.like(_prefix(number), escape="\\"))
     name = (args.get("customer") or "").strip()
     if name:
+        customers = select(Customer.id).where(Customer.name.like(_prefix(name), escape="\\"))
+        # Few customers: their ids, so that their contracts are found by
+        # customer; as a subquery PostgreSQL walks the policy numbers in
+        # order instead, and a customer's contracts may lie far down (1 s
+        # with a million contracts). Many: the walk soon fills a page.
+        found = db.session.execute(customers.limit(CUSTOMERS_BY_ID + 1)).scalars().all()
         stmt = stmt.where(Contract.customer_id.in_(
-            select(Customer.id).where(Customer.name.like(_prefix(name), escape="\\"))))
+            found if len(found) <= CUSTOMERS_BY_ID else customers))
     for field, column in (("intermediary", Contract.intermediary_id),
                           ("insurer", Contract.insurer_id),
                           ("line", Contract.line_of_business_id)):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from flask import abort, request
+from flask import abort, request, url_for
 from flask_appbuilder import BaseView, has_access
 from flask_appbuilder import expose as view_expose
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.domain.errors import N_, DomainError, InvalidValueError
@@ -28,6 +28,7 @@ from app.views.base import (
     PoolModelRestApi,
     PoolModelView,
     RefusalMixin,
+    chosen_in_search,
     datamodel,
     get_visible,
 )
@@ -53,6 +54,7 @@ class ReceiptView(PoolModelView):
     show_columns = ["contract", "kind", "amount", "value_date", "reference", "source"]
     add_columns = ["contract", "kind", "amount", "value_date", "reference"]
     search_columns = ["kind", "value_date", "reference"]
+    order_columns = ["value_date"]                  # indexed: over a million rows a month
     base_order = ("value_date", "desc")
     add_form_extra_fields = {"contract": lookup_field("Contract", "contract", required=True)}
 
@@ -77,6 +79,8 @@ class BookingView(PoolModelView):
     show_columns = ["booking_date", "intermediary", "kind", "amount", "contract", "basis",
                     "rate", "receipt_kind", "level_rank", "rule", "reverses"]
     search_columns = ["intermediary", "kind", "booking_date"]
+    search_form_query_rel_fields = {"intermediary": chosen_in_search("intermediary")}
+    order_columns = ["booking_date"]                # indexed: millions of rows a month
     base_order = ("booking_date", "desc")
 
 
@@ -273,6 +277,7 @@ class MissingRateView(PoolModelView):
     list_columns = ["contract.policy_number", "intermediary.name", "receipt.kind",
                     "receipt.amount", "receipt.value_date"]
     search_columns = ["intermediary"]
+    search_form_query_rel_fields = {"intermediary": chosen_in_search("intermediary")}
     base_order = ("id", "desc")
 
 
@@ -294,6 +299,21 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(ContractBookingView)
     for api in (ReceiptApi, BookingApi, ContractActionsApi, CorrectionApi, FixumApi):
         appbuilder.add_api(api)
+
+
+#: bookings per page of an account
+ACCOUNT_PAGE = 100
+
+
+def _before(booking):
+    """Bookings before this one in the account's order (date, id)."""
+    return or_(Booking.booking_date < booking.booking_date,
+               and_(Booking.booking_date == booking.booking_date, Booking.id < booking.id))
+
+
+def _after(booking):
+    return or_(Booking.booking_date > booking.booking_date,
+               and_(Booking.booking_date == booking.booking_date, Booking.id > booking.id))
 
 
 class AccountView(BaseView):  # noqa: D101
@@ -321,20 +341,53 @@ class AccountView(BaseView):  # noqa: D101
         except ValueError:
             start = end = None
         kind = request.args.get("kind") or None
+        page = max(0, min(request.args.get("page", 0, type=int), 10_000))
         opening = Decimal(0)
         if start is not None:
             opening = Decimal(db.session.execute(select(func.coalesce(func.sum(Booking.amount), 0))
                                                  .where(Booking.intermediary_id == pk,
                                                         Booking.booking_date < start)).scalar())
-        balance = func.sum(Booking.amount).over(order_by=(Booking.booking_date, Booking.id))
-        stmt = (select(Booking, balance.label("balance")).where(Booking.intermediary_id == pk)
-                .options(selectinload(Booking.contract)))
+        # One page of bookings, newest page first (the top of a large
+        # hierarchy books tens of thousands a month), and the running balance
+        # of its lines from one sum before the page and the bookings of
+        # every kind within it.
+        base = [Booking.intermediary_id == pk]
         if start is not None:
-            stmt = stmt.where(Booking.booking_date >= start)
+            base.append(Booking.booking_date >= start)
+        stmt = select(Booking).where(*base).options(selectinload(Booking.contract))
         if end is not None:
             stmt = stmt.where(Booking.booking_date <= end)
-        rows = db.session.execute(stmt.order_by(Booking.booking_date, Booking.id)).all()
         if kind:
-            rows = [r for r in rows if r[0].kind.value == kind]
+            stmt = stmt.where(Booking.kind == BookingKind(kind) if kind in BookingKind.__members__
+                              else false())
+        shown = db.session.execute(stmt.order_by(Booking.booking_date.desc(), Booking.id.desc())
+                                   .offset(page * ACCOUNT_PAGE).limit(ACCOUNT_PAGE + 1)
+                                   ).scalars().all()
+        earlier = len(shown) > ACCOUNT_PAGE
+        shown = shown[:ACCOUNT_PAGE][::-1]
+        rows = []
+        if shown:
+            first, last = shown[0], shown[-1]
+            running = opening + Decimal(db.session.execute(
+                select(func.coalesce(func.sum(Booking.amount), 0))
+                .where(*base, _before(first))).scalar())
+            balances = {}
+            for pk_, amount in db.session.execute(
+                    select(Booking.id, Booking.amount)
+                    .where(*base, ~_before(first), ~_after(last))
+                    .order_by(Booking.booking_date, Booking.id)):
+                running += amount
+                balances[pk_] = running
+            rows = [(b, balances[b.id]) for b in shown]
+            if earlier:
+                opening = rows[0][1] - first.amount     # before the first line shown
+
+        def page_url(number):
+            params = {k: v for k, v in request.args.items() if k != "page"}
+            return url_for("AccountView.show", pk=pk, **params, **(
+                {"page": number} if number else {}))
         return self.render_template("account.html", person=person, rows=rows, opening=opening,
+                                    show_opening=start is not None or earlier,
+                                    earlier_url=page_url(page + 1) if earlier else None,
+                                    later_url=page_url(page - 1) if page else None,
                                     args=request.args, kinds=[k.value for k in BookingKind])
