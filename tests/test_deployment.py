@@ -199,11 +199,18 @@ def test_a_session_made_on_one_worker_is_valid_on_every_other(app, gunicorn):
         resp, body = browser.request("GET", f"/users/userinfo/?deploy-session={n}")
         return resp.status, "deploy-session" in body
 
-    with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(page, range(20)))
-    assert answers == [(200, True)] * 20
-    served_by = _served_by(access, ("deploy-session=",), 20)
-    assert len(served_by) == 20
+    # Which worker accepts a connection is the kernel's choice: a fast page
+    # may go to the same worker 20 times. Ask in rounds of 20 (at most 10)
+    # until two workers have served the session; every answer must be its page.
+    served_by: list[str] = []
+    for round_ in range(10):
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(page, range(20 * round_, 20 * round_ + 20)))
+        assert answers == [(200, True)] * 20
+        served_by = _served_by(access, ("deploy-session=",), 20 * (round_ + 1))
+        assert len(served_by) == 20 * (round_ + 1)
+        if len(set(served_by)) >= 2:
+            break
     assert len(set(served_by)) >= 2, "all requests went to one worker"
 
 
@@ -224,6 +231,15 @@ def test_the_login_limit_counts_across_workers_in_the_shared_store(app, gunicorn
     assert len([c for c in codes if c != 429]) == LIMIT, codes
     served_by = _served_by(access, ('"POST /login/', 'xff="10.2.0.1"'), 3 * LIMIT)
     assert len(served_by) == 3 * LIMIT
+    for round_ in range(1, 6):
+        # The kernel may have handed every attempt to one worker: more rounds,
+        # each refused by the shared count, until two workers have counted.
+        if len(set(served_by)) >= 2:
+            break
+        with ThreadPoolExecutor(6) as pool:
+            assert set(pool.map(attempt, range(3 * LIMIT))) == {429}
+        served_by = _served_by(access, ('"POST /login/', 'xff="10.2.0.1"'),
+                               3 * LIMIT * (round_ + 1))
     assert len(set(served_by)) >= 2, "all attempts went to one worker"
     # The limit is per client address (as the proxy reports it): others log in.
     assert Client(port, "10.2.0.2").login("deploy-limit", PASSWORD) == 302
