@@ -321,7 +321,9 @@ def _rate_table(product_id: int, line_id: int, levels: dict) -> engine.ProductTa
 
 def _known_references(pairs) -> set:
     """Those (insurer id, reference) pairs that are booked already: looked up
-    per insurer through the unique index, not by loading every reference."""
+    through the unique index, not by loading every reference."""
+    if db.engine.dialect.name == "postgresql":
+        return _known_references_pg(pairs)
     by_insurer: dict[int, list[str]] = {}
     for insurer_id, reference in pairs:
         if reference is not None:
@@ -333,6 +335,26 @@ def _known_references(pairs) -> set:
                 select(Receipt.insurer_id, Receipt.reference).where(
                     Receipt.insurer_id == insurer_id,
                     Receipt.reference.in_(references[start:start + 5000]))))
+    return known
+
+
+def _known_references_pg(pairs) -> set:
+    """PostgreSQL: the pairs as two arrays, each pair looked up in the unique
+    index. (Per insurer with `reference IN (...)`, the planner read every
+    receipt of the insurer for each chunk while a month was booked, whose
+    receipts its statistics did not know yet: 8 s of 30 for 125,000.)"""
+    from sqlalchemy import text
+
+    pairs = [(i, r) for i, r in pairs if r is not None]
+    known = set()
+    for start in range(0, len(pairs), 50_000):
+        part = pairs[start:start + 50_000]
+        known.update(tuple(r) for r in db.session.execute(text(
+            "SELECT k.insurer_id, k.reference FROM unnest(CAST(:insurers AS integer[]), "
+            "CAST(:references AS text[])) AS k(insurer_id, reference) WHERE EXISTS ("
+            "SELECT 1 FROM receipt WHERE receipt.insurer_id = k.insurer_id "
+            "AND receipt.reference = k.reference)"),
+            {"insurers": [i for i, _ in part], "references": [r for _, r in part]}))
     return known
 
 
