@@ -72,6 +72,9 @@ class Config:
     # Four-eyes approval: a final settlement run is released by a second staff
     # member before its statements get numbers and payouts.
     POOL_FOUR_EYES = _bool("POOL_FOUR_EYES", False)
+    #: SQLite only: page cache per connection (MB) and the write-ahead log
+    POOL_SQLITE_CACHE_MB = int(os.environ.get("POOL_SQLITE_CACHE_MB", "64"))
+    POOL_SQLITE_WAL = _bool("POOL_SQLITE_WAL", False)
     # Status files of long work started from a screen (settlement runs).
     POOL_JOB_DIR = os.environ.get("POOL_JOB_DIR", str(INSTANCE_DIR / "jobs"))
     # Credit notes of a released run: rendered once right after it by this

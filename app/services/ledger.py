@@ -3,6 +3,8 @@ book the month's Fixum. Each loads plain snapshots, calls app/domain, and
 writes new bookings only (never changes one)."""
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -400,21 +402,19 @@ def book_receipts(rows, progress=None, commit: bool = True,
 def book_receipt_chunks(chunks, context: BookingContext | None = None, commit: bool = True,
                         progress=None) -> dict:
     """book_receipts for a stream of chunks (lists of rows), each chunk its
-    own transaction if `commit`, else one for all. On PostgreSQL the next
-    chunk is computed while the database takes the last one's COPY (a writer
-    thread on the session's connection, which waits on the socket with the
-    GIL released): the commission engine costs no wall time beside the
-    insert. The database is only touched by one thread at a time: the next
-    chunk's reads happen before the writer starts. `progress(done)` counts
-    receipts."""
+    own transaction if `commit`, else one for all. The next chunk is computed
+    while the database takes the last one (a writer thread on the session's
+    connection: psycopg waits on the socket and sqlite3 steps its inserts
+    with the GIL released), so the commission engine costs little wall time
+    beside the insert. The database is only touched by one thread at a time:
+    the next chunk's reads happen before the writer starts. `progress(done)`
+    counts receipts."""
     import contextvars
     import threading
 
     context = context or BookingContext()
     total = {"receipts": 0, "bookings": 0, "skipped": [], "missing_rates": 0}
-    pipelined = db.engine.dialect.name == "postgresql"
     pending, done_rows = None, 0
-    chunks = iter(chunks)
 
     def finish(result):
         nonlocal done_rows
@@ -427,10 +427,7 @@ def book_receipt_chunks(chunks, context: BookingContext | None = None, commit: b
 
     for rows in chunks:
         prepared = _prepare(list(rows), context)          # reads: no writer running
-        if pending is None or not pipelined:
-            if pending is not None:
-                finish(_write(pending))
-                _done(commit)
+        if pending is None:
             pending = _compute(prepared, context)
             continue
         outcome: dict = {}
@@ -445,11 +442,12 @@ def book_receipt_chunks(chunks, context: BookingContext | None = None, commit: b
         # this thread leaves the session alone until the writer has finished
         writer = threading.Thread(target=contextvars.copy_context().run, args=(write,),
                                   name="booking-writer")
-        writer.start()
-        try:
-            pending = _compute(prepared, context)
-        finally:
-            writer.join()
+        with _short_switches():
+            writer.start()
+            try:
+                pending = _compute(prepared, context)
+            finally:
+                writer.join()
         if "error" in outcome:
             raise outcome["error"]
         finish(outcome["report"])
@@ -460,6 +458,19 @@ def book_receipt_chunks(chunks, context: BookingContext | None = None, commit: b
     return total
 
 
+@contextmanager
+def _short_switches():
+    """While the engine computes beside the writer: the writer takes the GIL
+    back after each row's step, and would wait a whole switch interval
+    (5 ms) for the computing thread to let go of it each time."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.00005)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def _prepare(rows: list, context: BookingContext) -> dict:
     """The database reads for a chunk: its contracts, recipients and rate
     tables (into the context), which references are new, and on PostgreSQL
@@ -468,68 +479,110 @@ def _prepare(rows: list, context: BookingContext) -> dict:
 
     _check_rows(rows)
     context.load([r["contract_id"] for r in rows])
-    snaps = context.snapshots
+    snaps, booked = context.snapshots, context.booked
     pairs = [(snaps[r["contract_id"]].insurer_id, r.get("reference")) for r in rows]
-    known = _known_references([p for p in pairs if p not in context.booked]) | context.booked
-    to_book, skip = fresh_receipts(pairs, known)
-    context.booked.update(pairs[i] for i in to_book if pairs[i][1] is not None)
+    known = _known_references([p for p in pairs if p[1] is not None and p not in booked])
+    to_book, skip = fresh_receipts(pairs, _Either(known, booked))
+    booked.update(pairs[i] for i in to_book if pairs[i][1] is not None)
     ids = None
     if db.engine.dialect.name == "postgresql" and to_book:
         ids = db.session.execute(text(
             "SELECT nextval(pg_get_serial_sequence('receipt', 'id')) "
             "FROM generate_series(1, :n)"), {"n": len(to_book)}).scalars().all()
     return {"rows": rows, "to_book": to_book,
-            "skipped": [rows[i]["reference"] for i in skip], "ids": ids}
+            "skipped": [rows[i]["reference"] for i in skip], "ids": ids,
+            "sqlite": db.engine.dialect.name == "sqlite"}
+
+
+class _Either:
+    """`in` either of two sets, without copying them into one (the run's
+    booked references grow to a million)."""
+
+    def __init__(self, first: set, second: set):
+        self.first, self.second = first, second
+
+    def __contains__(self, item) -> bool:
+        return item in self.first or item in self.second
 
 
 def _compute(prepared: dict, context: BookingContext, progress=None) -> dict:
-    """The engine over a prepared chunk: no database access."""
-    rows, ids = prepared["rows"], prepared["ids"]
+    """The engine over a prepared chunk: no database access. The rows come
+    out as the driver takes them: on SQLite amounts as floats and dates as
+    ISO text (as SQLAlchemy binds Numeric and Date there), and each
+    booking's receipt as its index in the chunk (the writer adds the first
+    new receipt id in SQL); on PostgreSQL (COPY) as they are, with the
+    receipts' ids from the sequence."""
+    rows, ids, sqlite = prepared["rows"], prepared["ids"], prepared["sqlite"]
     snaps, people, held = context.snapshots, context.people, context.held
-    receipts, lines, missing_rows = [], [], []
+    receipts, bookings, missing_rows = [], [], []
     now = _now()
+    today = date.today()
+    if sqlite:
+        now, today = now.strftime("%Y-%m-%d %H:%M:%S.%f"), today.isoformat()
     book = engine.book_receipt
+    add = bookings.append
     for count, row in enumerate((rows[i] for i in prepared["to_book"]), 1):
         snapshot = snaps[row["contract_id"]]
         amount = Decimal(row["amount"])
         result = book(engine.ReceiptIn(row["kind"], amount, row["value_date"]), snapshot,
                       people, context.hierarchy, context.tables.get(snapshot.product_id), held)
         missing_rows.append(result.missing_rates)
-        receipt = {"contract_id": snapshot.id, "insurer_id": snapshot.insurer_id,
-                   "kind": row["kind"], "amount": amount, "value_date": row["value_date"],
-                   "reference": row.get("reference"), "source": row.get("source", "import"),
-                   "created_on": now, "changed_on": now}
-        if ids is not None:
-            receipt["id"] = ids[count - 1]
-        receipts.append(receipt)
-        lines.append(result.lines)
+        index = count - 1
+        receipt_id = index if ids is None else ids[index]
+        contract_id = snapshot.id
+        if sqlite:
+            receipts.append({
+                "contract_id": contract_id, "insurer_id": snapshot.insurer_id,
+                "kind": row["kind"], "amount": float(amount),
+                "value_date": row["value_date"].isoformat(),
+                "reference": row.get("reference"), "source": row.get("source", "import"),
+                "created_on": now, "changed_on": now})
+            for ln in result.lines:
+                add((ln.intermediary_id, ln.kind, float(ln.amount), ln.booking_date.isoformat(),
+                     contract_id, receipt_id,
+                     None if ln.basis is None else float(ln.basis),
+                     None if ln.rate is None else float(ln.rate),
+                     ln.receipt_kind, ln.level_rank, ln.liability_model_id, ln.rule[:120],
+                     today))
+        else:
+            receipts.append({
+                "id": receipt_id, "contract_id": contract_id,
+                "insurer_id": snapshot.insurer_id, "kind": row["kind"], "amount": amount,
+                "value_date": row["value_date"], "reference": row.get("reference"),
+                "source": row.get("source", "import"), "created_on": now, "changed_on": now})
+            for ln in result.lines:
+                add((ln.intermediary_id, ln.kind, ln.amount, ln.booking_date, contract_id,
+                     receipt_id, ln.basis, ln.rate, ln.receipt_kind, ln.level_rank,
+                     ln.liability_model_id, ln.rule[:120], today))
         if progress and count % 10_000 == 0:
             progress(count)
-    return {"receipts": receipts, "lines": lines, "missing": missing_rows,
-            "skipped": prepared["skipped"], "rows": len(rows)}
+    return {"receipts": receipts, "bookings": bookings, "missing": missing_rows,
+            "skipped": prepared["skipped"], "rows": len(rows), "sqlite": sqlite}
 
 
 def _write(batch: dict) -> dict:
     """Insert a computed chunk: receipts, bookings, missing rates."""
     from app.services.imports import bulk_insert, insert_tuples
 
-    receipts, lines = batch["receipts"], batch["lines"]
-    if receipts and "id" in receipts[0]:
+    receipts, bookings = batch["receipts"], batch["bookings"]
+    if batch["sqlite"]:
+        ids = bulk_insert(Receipt, receipts, True)
+        if bookings:
+            # the receipts' ids follow each other (bulk_insert): the booking's
+            # receipt index plus the first id
+            columns = ", ".join(BOOKING_COLUMNS)
+            marks = ", ".join(f"? + {int(ids[0])}" if c == "receipt_id" else "?"
+                              for c in BOOKING_COLUMNS)
+            cursor = db.session.connection().connection.driver_connection.cursor()
+            cursor.executemany(f"INSERT INTO booking ({columns}) VALUES ({marks})", bookings)
+    else:
         bulk_insert(Receipt, receipts)
         ids = [r["id"] for r in receipts]
-    else:
-        ids = bulk_insert(Receipt, receipts, True)
-    today = date.today()
-    booking_rows = [
-        (ln.intermediary_id, ln.kind, ln.amount, ln.booking_date, receipts[i]["contract_id"],
-         ids[i], ln.basis, ln.rate, ln.receipt_kind, ln.level_rank, ln.liability_model_id,
-         ln.rule[:120], today)
-        for i, receipt_lines in enumerate(lines) for ln in receipt_lines]
-    insert_tuples("booking", BOOKING_COLUMNS, booking_rows, len(booking_rows))
+        insert_tuples("booking", BOOKING_COLUMNS, bookings, len(bookings))
     gaps = [{"receipt_id": ids[i], "contract_id": receipts[i]["contract_id"], "intermediary_id": who}
             for i, people_missing in enumerate(batch["missing"]) for who in people_missing]
     bulk_insert(MissingRate, gaps)
-    return {"receipts": len(ids), "bookings": len(booking_rows), "skipped": batch["skipped"],
+    return {"receipts": len(ids), "bookings": len(bookings), "skipped": batch["skipped"],
             "missing_rates": sum(len(m) for m in batch["missing"]), "rows": batch["rows"]}
 
 

@@ -57,6 +57,7 @@ class _Person:
     tax_number: str | None
     unsettled: Decimal = Decimal(0)
     reserve: Decimal = Decimal(0)
+    first_unsettled: int | None = None     # the lowest id of its unsettled bookings
 
 
 def four_eyes() -> bool:
@@ -146,7 +147,9 @@ def _run(period, first, last, final, today, user_id, progress, detail) -> dict:
         progress(len(entries) if not final else 0, len(entries))
     run = None
     if final and entries:
-        run = _issue(period, first, entries, withheld, today, user_id, progress)
+        starts = [people[e["intermediary"]].first_unsettled for e in entries]
+        run = _issue(period, first, entries, withheld, today, user_id, progress,
+                     min((i for i in starts if i is not None), default=None))
         db.session.commit()
     elif final:
         db.session.commit()        # Fixum and releases of a month with nothing to settle
@@ -166,13 +169,15 @@ def _people(last: date) -> dict[int, _Person]:
     sums = db.session.execute(
         select(Booking.intermediary_id,
                func.sum(case((Booking.statement_id.is_(None), Booking.amount), else_=0)),
-               func.sum(case((Booking.kind.in_(reserve_kinds), Booking.amount), else_=0)))
+               func.sum(case((Booking.kind.in_(reserve_kinds), Booking.amount), else_=0)),
+               func.min(case((Booking.statement_id.is_(None), Booking.id))))
         .where(Booking.booking_date <= last).group_by(Booking.intermediary_id)).all()
     people = {pid: _Person(pid, name, tax) for pid, name, tax in db.session.execute(
         select(Intermediary.id, Intermediary.name, Intermediary.tax_number))}
-    for pid, unsettled, reserve in sums:
+    for pid, unsettled, reserve, first in sums:
         people[pid].unsettled = Decimal(unsettled or 0)
         people[pid].reserve = Decimal(reserve or 0)
+        people[pid].first_unsettled = first
     return people
 
 
@@ -206,7 +211,8 @@ def _next_sequence(year: int) -> int:
         Statement.year == year)).scalar() + 1
 
 
-def _issue(period, first, entries, withheld, today, user_id, progress) -> SettlementRun:
+def _issue(period, first, entries, withheld, today, user_id, progress,
+           first_unsettled: int | None = None) -> SettlementRun:
     """Write the run, its statements and settle their bookings, in chunks."""
     drafts = four_eyes()
     payout_total = sum((e["payout"] for e in entries), Decimal(0))
@@ -220,6 +226,7 @@ def _issue(period, first, entries, withheld, today, user_id, progress) -> Settle
     db.session.flush()
     sequence = _next_sequence(first.year)
     _, last = parse_period(period)
+    sqlite = db.engine.dialect.name == "sqlite"
     for start in range(0, len(entries), CHUNK):
         chunk = entries[start:start + CHUNK]
         rows = []
@@ -237,6 +244,8 @@ def _issue(period, first, entries, withheld, today, user_id, progress) -> Settle
                 sequence += 1
             rows.append(row)
         db.session.execute(insert(Statement), rows)
+        if sqlite:
+            continue                     # settled below, in the table's order
         ids = [e["intermediary"] for e in chunk]
         db.session.execute(
             update(Booking)
@@ -247,12 +256,42 @@ def _issue(period, first, entries, withheld, today, user_id, progress) -> Settle
             execution_options={"synchronize_session": False})
         if progress:
             progress(start + len(chunk), len(entries))
+    if sqlite and first_unsettled is not None:
+        _settle_in_table_order(run.id, period, last, first_unsettled,
+                               lambda share: progress and progress(
+                                   int(len(entries) * share), len(entries)))
     made = {pid: (pk, number) for pid, pk, number in db.session.execute(
         select(Statement.intermediary_id, Statement.id, Statement.number)
         .where(Statement.run_id == run.id))}
     for entry in entries:
         entry["id"], entry["number"] = made[entry["intermediary"]]
     return run
+
+
+#: bookings (by id) an UPDATE of _settle_in_table_order covers
+RANGE = 500_000
+
+
+def _settle_in_table_order(run_id: int, period: str, last: date, first_id: int,
+                           progress) -> None:
+    """SQLite: the run's statements onto their unsettled bookings, reading
+    the table once in its own order from the lowest unsettled booking of the
+    run's intermediaries, each row's statement found by its primary-key
+    lookup. (Per intermediary through its index, as on PostgreSQL, the
+    month's five million rows were visited in random order, and a large
+    ledger does not fit SQLite's page cache: 42 s, against 15 s this way.)"""
+    last_id = db.session.execute(select(func.max(Booking.id))).scalar()
+    sql = text(
+        "UPDATE booking SET statement_id = (SELECT s.id FROM statement s "
+        "WHERE s.intermediary_id = booking.intermediary_id AND s.period = :period) "
+        "WHERE booking.id BETWEEN :low AND :high AND booking.statement_id IS NULL "
+        "AND +booking.booking_date <= :last "
+        "AND +booking.intermediary_id IN (SELECT intermediary_id FROM statement "
+        "WHERE run_id = :run)")
+    for low in range(first_id, last_id + 1, RANGE):
+        db.session.execute(sql, {"period": period, "low": low, "high": low + RANGE - 1,
+                                 "last": last, "run": run_id})
+        progress(min(1.0, (low + RANGE - first_id) / (last_id + 1 - first_id)))
 
 
 def release_run(run_id: int, user_id: int | None, today: date | None = None) -> SettlementRun:

@@ -88,3 +88,23 @@ def test_statements_are_read_only_and_missing_rates_are_reported(client, month):
     assert got["payout"] == "1208.88" and got["period"] == "2026-10"
     assert client.put(f"/api/v1/statement/{pk}", json={"payout": "1"},
                       headers=month["auth"]).status_code in (404, 405)
+
+
+def test_bookings_are_settled_onto_their_statement_range_by_range(client, month, monkeypatch):
+    """SQLite settles the run's bookings reading the table in ranges of ids
+    (settlement.RANGE): with ranges of one booking each, every booking up to
+    the month's end lands on its intermediary's statement and nothing later."""
+    from app.services import settlement
+
+    monkeypatch.setattr(settlement, "RANGE", 1)
+    client.post("/api/v1/receipt/", headers=month["auth"], json={
+        "contract": month["contracts"]["H-1"].id, "kind": "FP", "amount": "100.00",
+        "value_date": "2026-11-07"})                      # after the month: stays open
+    answer = run_settlement("2026-10", final=True, today=date(2026, 11, 23))
+    (statement,) = answer["statements"]
+    settled = db.session.query(Booking).filter(Booking.statement_id.isnot(None)).all()
+    assert settled and {b.statement_id for b in settled} == {statement["id"]}
+    assert {b.intermediary_id for b in settled} == {month["a"].id}
+    assert sum(b.amount for b in settled) == Decimal(statement["total"])
+    still_open = db.session.query(Booking).filter(Booking.statement_id.is_(None)).all()
+    assert still_open and all(b.booking_date > date(2026, 10, 31) for b in still_open)

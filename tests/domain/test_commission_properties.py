@@ -101,3 +101,21 @@ def test_booking_the_same_receipts_twice_books_them_once(rows, seen):
     assert not booked & set(seen)
     again, _ = fresh_receipts(rows, set(seen) | booked)
     assert all(rows[i][1] is None for i in again)   # only reference-less receipts again
+
+
+@settings(max_examples=200, deadline=None)
+@given(references, st.sets(st.tuples(st.integers(1, 3), st.sampled_from(["R1", "R9"]))))
+def test_what_was_seen_may_be_any_container_and_is_left_unchanged(rows, seen):
+    """The batch service passes a view over two sets (the database's and the
+    run's references) that cannot be iterated: the same answer as a set, and
+    `seen` is not added to."""
+    from app.domain.receipts import fresh_receipts
+
+    class View:
+        def __contains__(self, item):
+            return item in seen
+
+    before = set(seen)
+    assert fresh_receipts(rows, View()) == fresh_receipts(rows, set(seen))
+    assert fresh_receipts(rows, iter(sorted(seen))) == fresh_receipts(rows, set(seen))
+    assert seen == before
