@@ -279,7 +279,8 @@ def _settle_in_table_order(run_id: int, period: str, last: date, first_id: int,
     run's intermediaries, each row's statement found by its primary-key
     lookup. (Per intermediary through its index, as on PostgreSQL, the
     month's five million rows were visited in random order, and a large
-    ledger does not fit SQLite's page cache: 42 s, against 15 s this way.)"""
+    ledger does not fit SQLite's page cache: the large month's final run took
+    42 to 48 s that way, 31 to 34 s this way, bench/bench_month.py.)"""
     last_id = db.session.execute(select(func.max(Booking.id))).scalar()
     sql = text(
         "UPDATE booking SET statement_id = (SELECT s.id FROM statement s "
