@@ -118,3 +118,34 @@ def test_an_unknown_commission_model_is_refused_at_start():
     import pytest
     with pytest.raises(ValueError, match="POOL_COMMISSION_MODEL"):
         create_app(make_config(POOL_COMMISSION_MODEL="percent"))
+
+
+def test_a_month_booked_in_many_chunks_links_every_booking_to_its_receipt(app, monkeypatch):
+    """book_month in chunks of 100: each chunk is written by the writer thread
+    while the next is computed, and on SQLite a booking's receipt id is its
+    index in the chunk plus the chunk's first new receipt id (added in SQL).
+    Every booking must name its own receipt and that receipt's contract."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models.ledger import Booking, Receipt
+    from app.services import large_demo
+
+    large_demo.create_large_pool(0.001, book=False)
+    monkeypatch.setattr(large_demo, "RECEIPT_CHUNK", 100)
+    booked = large_demo.book_month()
+    assert booked["receipts"] == 1250 and not booked["skipped"]
+    count = lambda q: db.session.scalar(select(func.count()).select_from(q))  # noqa: E731
+    assert count(Receipt) == 1250 and count(Booking) == booked["bookings"] > 2 * 1250
+    assert count(select(Booking.id).join(Receipt, Receipt.id == Booking.receipt_id).where(
+        Receipt.contract_id == Booking.contract_id).subquery()) == booked["bookings"]
+    assert count(select(Receipt.id).where(~select(Booking.id).where(
+        Booking.receipt_id == Receipt.id).exists()).subquery()) == 0
+    # the amounts as booked: a receipt's shares (closer and overrides) never exceed it
+    over = db.session.execute(select(Receipt.reference).join(
+        Booking, Booking.receipt_id == Receipt.id).where(Booking.kind.in_(
+            ["AP", "AP_ZV", "FP", "OVERRIDE"])).group_by(Receipt.id, Receipt.reference, Receipt.amount)
+        .having(func.sum(Booking.amount) > Receipt.amount)).scalars().all()
+    assert over == []
+    again = large_demo.book_month()                       # the same references again
+    assert again["receipts"] == 0 and len(again["skipped"]) == 1250
