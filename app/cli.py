@@ -192,6 +192,47 @@ def _print_report(run, duplicate: bool) -> None:
         click.echo(f"  {key}: {value}")
 
 
+@pool.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup_command(file):
+    """SQLite: a consistent copy of the database into FILE (a new file), while
+    the app keeps running (PostgreSQL: pg_dump, docs/deployment.md)."""
+    from pathlib import Path
+
+    from app.domain.errors import DomainError
+    from app.services.backup import backup
+
+    bar = _Bar("Backup (pages)")
+    try:
+        size = backup(Path(file), progress=bar)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.field}: {exc}") from None
+    finally:
+        bar.close()
+    click.echo(f"Backup written: {file} ({size:,} bytes).")
+
+
+@pool.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="replace a database that holds data")
+def restore_command(file, force):
+    """SQLite: replace the database by the backup FILE (checked first). Stop the
+    web workers and the scheduler before."""
+    from pathlib import Path
+
+    from app.domain.errors import DomainError
+    from app.services.backup import restore
+
+    bar = _Bar("Restore (pages)")
+    try:
+        restore(Path(file), force=force, progress=bar)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.field}: {exc}") from None
+    finally:
+        bar.close()
+    click.echo(f"Database restored from {file}.")
+
+
 @pool.command("import-receipts")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--profile", "profile_name", required=True, help="import profile name")
