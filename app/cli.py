@@ -199,16 +199,9 @@ def backup_command(file):
     the app keeps running (PostgreSQL: pg_dump, docs/deployment.md)."""
     from pathlib import Path
 
-    from app.domain.errors import DomainError
     from app.services.backup import backup
 
-    bar = _Bar("Backup (pages)")
-    try:
-        size = backup(Path(file), progress=bar)
-    except DomainError as exc:
-        raise click.ClickException(f"{exc.field}: {exc}") from None
-    finally:
-        bar.close()
+    size = _with_bar("Backup (pages)", lambda bar: backup(Path(file), progress=bar))
     click.echo(f"Backup written: {file} ({size:,} bytes).")
 
 
@@ -220,17 +213,23 @@ def restore_command(file, force):
     web workers and the scheduler before."""
     from pathlib import Path
 
-    from app.domain.errors import DomainError
     from app.services.backup import restore
 
-    bar = _Bar("Restore (pages)")
+    _with_bar("Restore (pages)", lambda bar: restore(Path(file), force=force, progress=bar))
+    click.echo(f"Database restored from {file}.")
+
+
+def _with_bar(label: str, work):
+    """work(bar) with a progress bar; a refusal ends the command naming its field."""
+    from app.domain.errors import DomainError
+
+    bar = _Bar(label)
     try:
-        restore(Path(file), force=force, progress=bar)
+        return work(bar)
     except DomainError as exc:
         raise click.ClickException(f"{exc.field}: {exc}") from None
     finally:
         bar.close()
-    click.echo(f"Database restored from {file}.")
 
 
 @pool.command("import-receipts")

@@ -21,6 +21,21 @@ def _sqlite_app(path):
     return create_app(make_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"))
 
 
+def _sqlite_runner(path, *commands):
+    """A CLI runner on a SQLite database of its own at `path`, after these
+    commands (skipped where the suite runs on PostgreSQL: pg_dump there)."""
+    if make_config().SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        pytest.skip("SQLite's backup API; PostgreSQL: pg_dump (tested below)")
+    app = _sqlite_app(path)
+    runner = app.test_cli_runner()
+    for command in commands:
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        db.engine.dispose()
+    return runner
+
+
 def _contents(path) -> dict:
     conn = sqlite3.connect(path)
     try:
@@ -34,15 +49,7 @@ def _contents(path) -> dict:
 
 
 def test_a_backup_restored_into_a_fresh_database_holds_the_same_ledger(tmp_path, _schema):
-    if make_config().SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-        pytest.skip("SQLite's backup API; PostgreSQL: pg_dump (tested below)")
-    source = _sqlite_app(tmp_path / "live.db")
-    runner = source.test_cli_runner()
-    assert runner.invoke(args=["pool", "init"]).exit_code == 0
-    made = runner.invoke(args=["pool", "demo-data"])
-    assert made.exit_code == 0, made.output
-    with source.app_context():
-        db.engine.dispose()
+    runner = _sqlite_runner(tmp_path / "live.db", ["pool", "init"], ["pool", "demo-data"])
     before = _contents(tmp_path / "live.db")
     assert before["booking"] > 0 and before["bookings"]
 
@@ -77,13 +84,7 @@ def test_a_backup_restored_into_a_fresh_database_holds_the_same_ledger(tmp_path,
 
 
 def test_bad_backup_files_are_refused_and_change_nothing(tmp_path, _schema):
-    if make_config().SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-        pytest.skip("SQLite only")
-    target = _sqlite_app(tmp_path / "target.db")
-    runner = target.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    with target.app_context():
-        db.engine.dispose()
+    runner = _sqlite_runner(tmp_path / "target.db", ["db", "upgrade"])
     before = (tmp_path / "target.db").read_bytes()
 
     not_sqlite = tmp_path / "notes.txt"

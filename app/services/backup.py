@@ -16,12 +16,11 @@ from app.extensions import db
 PAGES = 1024
 
 
-def _require_sqlite() -> Path:
+def _require_sqlite() -> None:
     if db.engine.dialect.name != "sqlite":
         raise InvalidValueError("database", N_(
             "pool backup and pool restore are for SQLite; back PostgreSQL up with "
             "pg_dump and restore it with pg_restore (docs/deployment.md)."))
-    return Path(db.engine.url.database)
 
 
 def _copy(source: sqlite3.Connection, target: sqlite3.Connection, progress) -> None:
@@ -81,7 +80,7 @@ def restore(source: Path, force: bool = False, progress=None) -> None:
     _require_sqlite()
     source = Path(source)
     _check(source)
-    if not force and inspect(db.engine).has_table("booking"):
+    if not force and inspect(db.engine).has_table("ab_user"):
         with db.engine.connect() as conn:
             users = conn.exec_driver_sql("SELECT count(*) FROM ab_user").scalar()
         if users:

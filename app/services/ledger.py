@@ -530,13 +530,17 @@ def _compute(prepared: dict, context: BookingContext, progress=None) -> dict:
         index = count - 1
         receipt_id = index if ids is None else ids[index]
         contract_id = snapshot.id
+        receipt = {
+            "contract_id": contract_id, "insurer_id": snapshot.insurer_id,
+            "kind": row["kind"], "amount": float(amount) if sqlite else amount,
+            "value_date": row["value_date"].isoformat() if sqlite else row["value_date"],
+            "reference": row.get("reference"), "source": row.get("source", "import"),
+            "created_on": now, "changed_on": now}
+        if ids is not None:
+            receipt["id"] = receipt_id
+        receipts.append(receipt)
+        # two loops, not a converter per value: five million rows a month
         if sqlite:
-            receipts.append({
-                "contract_id": contract_id, "insurer_id": snapshot.insurer_id,
-                "kind": row["kind"], "amount": float(amount),
-                "value_date": row["value_date"].isoformat(),
-                "reference": row.get("reference"), "source": row.get("source", "import"),
-                "created_on": now, "changed_on": now})
             for ln in result.lines:
                 add((ln.intermediary_id, ln.kind, float(ln.amount), ln.booking_date.isoformat(),
                      contract_id, receipt_id,
@@ -545,11 +549,6 @@ def _compute(prepared: dict, context: BookingContext, progress=None) -> dict:
                      ln.receipt_kind, ln.level_rank, ln.liability_model_id, ln.rule[:120],
                      today))
         else:
-            receipts.append({
-                "id": receipt_id, "contract_id": contract_id,
-                "insurer_id": snapshot.insurer_id, "kind": row["kind"], "amount": amount,
-                "value_date": row["value_date"], "reference": row.get("reference"),
-                "source": row.get("source", "import"), "created_on": now, "changed_on": now})
             for ln in result.lines:
                 add((ln.intermediary_id, ln.kind, ln.amount, ln.booking_date, contract_id,
                      receipt_id, ln.basis, ln.rate, ln.receipt_kind, ln.level_rank,
