@@ -66,6 +66,11 @@ def test_a_backup_restored_into_a_fresh_database_holds_the_same_ledger(tmp_path,
     result = restorer.invoke(args=["pool", "restore", str(tmp_path / "pool.backup")])
     assert result.exit_code == 0, result.output
     assert _contents(tmp_path / "restored.db") == before
+    # the restored ledger verifies: its hash chain and its statements' balances
+    verified = restorer.invoke(args=["pool", "verify-ledger"])
+    assert verified.exit_code == 0, verified.output
+    assert f"{before['booking']:,} bookings" in verified.output
+    assert "no mismatch" in verified.output
     with fresh.app_context():       # the restored database works: the ledger's triggers too
         assert db.session.execute(text("SELECT count(*) FROM booking")).scalar() == \
             before["booking"]

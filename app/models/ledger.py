@@ -123,6 +123,9 @@ class Booking(Model):
     statement_id = Column(Integer)
     created_on = Column(Date)
     created_by_fk = Column(Integer, ForeignKey("ab_user.id"))
+    #: SHA-256 over the previous booking's hash and this one's content
+    #: (app/domain/chain.py), set as it is inserted
+    row_hash = Column(String(64))
 
     __table_args__ = (
         UniqueConstraint("intermediary_id", "fixum_month", name="uq_booking_fixum_month"),
@@ -145,7 +148,7 @@ class Booking(Model):
 IMMUTABLE = ["id", "intermediary_id", "kind", "amount", "booking_date", "contract_id",
              "receipt_id", "basis", "rate", "receipt_kind", "level_rank", "liability_model_id",
              "rule", "reverses_id", "origin_id", "fixum_month", "reason", "created_on",
-             "created_by_fk"]
+             "created_by_fk", "row_hash"]
 
 
 def ledger_triggers(dialect: str) -> list[str]:
@@ -183,6 +186,16 @@ def drop_ledger_triggers(dialect: str) -> list[str]:
     return ["DROP TRIGGER IF EXISTS booking_immutable ON booking",
             "DROP TRIGGER IF EXISTS booking_no_delete ON booking",
             "DROP FUNCTION IF EXISTS booking_refuse_change()"]
+
+
+class LedgerHead(Model):
+    """The hash chain's head: the last booking's id and hash (one row).
+    Updated by every transaction that books, which locks it until commit."""
+
+    __tablename__ = "ledger_head"
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, nullable=False, default=0)
+    hash = Column(String(64), nullable=False)
 
 
 class MissingRate(Model):

@@ -560,24 +560,37 @@ def _compute(prepared: dict, context: BookingContext, progress=None) -> dict:
 
 
 def _write(batch: dict) -> dict:
-    """Insert a computed chunk: receipts, bookings, missing rates."""
+    """Insert a computed chunk: receipts, bookings (sealed into the ledger's
+    hash chain), missing rates."""
     from app.services.imports import bulk_insert, insert_tuples
+    from app.services.ledger_chain import move_head, seal_batch
 
     receipts, bookings = batch["receipts"], batch["bookings"]
+    connection = db.session.connection()
+    columns = BOOKING_COLUMNS + ("row_hash",)
     if batch["sqlite"]:
         ids = bulk_insert(Receipt, receipts, True)
         if bookings:
             # the receipts' ids follow each other (bulk_insert): the booking's
             # receipt index plus the first id
-            columns = ", ".join(BOOKING_COLUMNS)
-            marks = ", ".join(f"? + {int(ids[0])}" if c == "receipt_id" else "?"
-                              for c in BOOKING_COLUMNS)
-            cursor = db.session.connection().connection.driver_connection.cursor()
-            cursor.executemany(f"INSERT INTO booking ({columns}) VALUES ({marks})", bookings)
+            base = int(ids[0])
+            hashes = seal_batch(connection, bookings, base)
+            marks = ", ".join(f"? + {base}" if c == "receipt_id" else "?" for c in columns)
+            cursor = connection.connection.driver_connection.cursor()
+            cursor.executemany(f"INSERT INTO booking ({', '.join(columns)}) VALUES ({marks})",
+                               [row + (h,) for row, h in zip(bookings, hashes, strict=True)])
     else:
         bulk_insert(Receipt, receipts)
         ids = [r["id"] for r in receipts]
-        insert_tuples("booking", BOOKING_COLUMNS, bookings, len(bookings))
+        if bookings:
+            hashes = seal_batch(connection, bookings)
+            insert_tuples("booking", columns,
+                          (row + (h,) for row, h in zip(bookings, hashes, strict=True)),
+                          len(bookings))
+    if bookings:
+        # the head locked by seal_batch: the last id is this chunk's last row
+        move_head(connection, connection.execute(select(func.max(Booking.id))).scalar(),
+                  hashes[-1])
     gaps = [{"receipt_id": ids[i], "contract_id": receipts[i]["contract_id"], "intermediary_id": who}
             for i, people_missing in enumerate(batch["missing"]) for who in people_missing]
     bulk_insert(MissingRate, gaps)
