@@ -42,6 +42,26 @@ def _text(value):
     return str(value)
 
 
+#: kept by AuditMixin on the row itself
+_AUDIT_FIELDS = frozenset(("created_on", "changed_on", "created_by_fk", "changed_by_fk"))
+
+
+def _raw(value):
+    """A column's value as stored, in JSON (the change log's raw_values, from
+    which app/services/recompute.py puts a row back as it was)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "name") and hasattr(value, "value"):   # enums: stored by name
+        return value.name
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return None                       # files are not master data
+    if isinstance(value, (dict, list)):
+        return value
+    return str(value)                     # Decimal
+
+
 def _collect_history(session) -> None:
     """Note the field changes of history-keeping rows before they are flushed."""
     # Collected afresh on every flush: what a failed flush noted is dropped.
@@ -51,14 +71,17 @@ def _collect_history(session) -> None:
         for obj in objs:
             if not getattr(obj, "__history__", False):
                 continue
-            changes = {}
+            changes, raw = {}, {}
+            skip = _AUDIT_FIELDS | getattr(obj, "__history_exclude__", frozenset())
             mapper = inspect(type(obj))
             related = {rel.local_columns and next(iter(rel.local_columns)).key: rel
                        for rel in mapper.relationships
                        if rel.direction is MANYTOONE and len(rel.local_columns) == 1}
             for prop in mapper.column_attrs:
-                if prop.key in ("created_on", "changed_on", "created_by_fk", "changed_by_fk"):
+                if prop.key in skip:
                     continue
+                if action == "DELETE":
+                    getattr(obj, prop.key)        # loaded: the row's last values
                 hist = inspect(obj).attrs[prop.key].history
                 if action == "UPDATE" and not hist.has_changes():
                     continue
@@ -67,6 +90,8 @@ def _collect_history(session) -> None:
                 new = None if action == "DELETE" else getattr(obj, prop.key)
                 if action == "INSERT" and new is None:
                     continue
+                if _raw(old) != _raw(new):
+                    raw[prop.columns[0].key] = [_raw(old), _raw(new)]
                 if _text(old) != _text(new):
                     rel = related.get(prop.columns[0].key)
                     if rel is not None:  # a record: its name, not its id
@@ -74,8 +99,16 @@ def _collect_history(session) -> None:
                             old = session.get(rel.mapper.class_, old) if old is not None else None
                             new = session.get(rel.mapper.class_, new) if new is not None else None
                     changes[prop.key] = [_text(old), _text(new)]
-            if changes or action != "UPDATE":
-                pending.append((obj, action, changes, obj.id))
+            for name in getattr(obj, "__history_collections__", ()):
+                hist = inspect(obj).attrs[name].history   # e.g. a login's roles
+                if hist.has_changes():
+                    kept = list(hist.unchanged or ())
+                    old = sorted(str(r) for r in kept + list(hist.deleted or ()))
+                    new = sorted(str(r) for r in kept + list(hist.added or ()))
+                    if old != new:
+                        changes[name] = [", ".join(old) or None, ", ".join(new) or None]
+            if changes or raw or action != "UPDATE":
+                pending.append((obj, action, changes, raw, obj.id))
 
 
 def _write_history(session, flush_context) -> None:
@@ -89,8 +122,9 @@ def _write_history(session, flush_context) -> None:
     now = _now()
     session.connection().execute(ChangeLog.__table__.insert(), [
         {"table_name": obj.__tablename__, "row_id": obj.id if obj.id is not None else old_id,
-         "action": action, "changed_on": now, "user_id": user, "changes": changes}
-        for obj, action, changes, old_id in pending])
+         "action": action, "changed_on": now, "user_id": user, "changes": changes,
+         "raw_values": raw}
+        for obj, action, changes, raw, old_id in pending])
 
 
 def _changed(obj, attr: str) -> bool:

@@ -53,6 +53,7 @@ class GdvRaw(Model):
 
 class InsurerBrokerNumber(Model):
     """An insurer's number for one of the pool's intermediaries (GDV 33-42)."""
+    __history__ = True
 
     __tablename__ = "insurer_broker_number"
     id = Column(Integer, primary_key=True)

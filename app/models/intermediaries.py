@@ -185,6 +185,7 @@ class IntermediaryLevel(AuditMixin, Model):
 
 class Combination(AuditMixin, Model):
     """Vermittlerkombination: ACTIVE intermediaries with shares summing to 100 %."""
+    __history__ = True
 
     __tablename__ = "combination"
     id = Column(Integer, primary_key=True)
@@ -224,6 +225,7 @@ def _share(value):
 
 
 class CombinationMember(Model):
+    __history__ = True
     __tablename__ = "combination_member"
     id = Column(Integer, primary_key=True)
     combination_id = Column(Integer, ForeignKey("combination.id"), nullable=False, index=True)

@@ -43,6 +43,7 @@ class CommissionModel(str, enum.Enum):
 
 class LineOfBusiness(AuditMixin, Model):
     """Sparte, with its GDV code."""
+    __history__ = True
 
     #: visible to extranet logins too (the product catalogue)
     __public__ = True
@@ -61,6 +62,7 @@ class LineOfBusiness(AuditMixin, Model):
 
 class LiabilityModel(AuditMixin, Model):
     """Stornohaftungsmodell: months, method and, for STAGED, a table of stages."""
+    __history__ = True
 
     #: visible to extranet logins too (the product catalogue)
     __public__ = True
@@ -85,6 +87,7 @@ class LiabilityModel(AuditMixin, Model):
 
 class CareerLevel(AuditMixin, Model):
     """Karrierestufe: rank 1 is the lowest."""
+    __history__ = True
 
     #: visible to extranet logins too (the product catalogue)
     __public__ = True
@@ -189,6 +192,7 @@ class InsurerAgreement(AuditMixin, Model):
     """The pool's commission agreement with an insurer (Courtagezusage): what
     the insurer pays the pool, per product or line (the most specific wins);
     the reconciliation's expected commission."""
+    __history__ = True
 
     __tablename__ = "insurer_agreement"
     id = Column(Integer, primary_key=True)
