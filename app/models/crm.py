@@ -6,6 +6,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    DateTime,
     Enum,
     ForeignKey,
     Index,
@@ -46,6 +47,7 @@ class AddressMixin:
 
 class Company(AuditMixin, AddressMixin, Model):
     """A company (Unternehmen): the pool, an insurer, a broker group or firm."""
+    __history__ = True
 
     __tablename__ = "company"
     __scope_column__ = "id"
@@ -81,6 +83,7 @@ class Company(AuditMixin, AddressMixin, Model):
 
 class Staff(AuditMixin, AddressMixin, Model):
     """A person of a company with a login to the intranet (Mitarbeiter)."""
+    __history__ = True
 
     __tablename__ = "staff"
     __scope_column__ = "company_id"
@@ -119,9 +122,21 @@ class Customer(AuditMixin, AddressMixin, Model):
     birth_date = Column(Date)
     user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
     user = relationship("User", foreign_keys=[user_id])
+    #: Art. 18 DSGVO, restriction of processing: hidden from every screen and
+    #: the API but the ledger, the export and the restricted customers' screen
+    #: (app/security/scope.py); when, by whom, why
+    restricted_on = Column(DateTime)
+    restricted_by_fk = Column(Integer, ForeignKey("ab_user.id"))
+    restricted_by = relationship("User", foreign_keys=[restricted_by_fk])
+    restriction_reason = Column(String(500))
+    #: retention over: personal data replaced by neutral values
+    #: (app/services/privacy.py); set once, never cleared
+    anonymised_on = Column(DateTime)
 
     __table_args__ = (
         Index("ix_customer_company_name", "company_id", "name"),
+        # the restricted ones, looked up once per request (few or none)
+        Index("ix_customer_restricted_on", "restricted_on"),
         Index("ix_customer_name", "name"),
         # the list's other sort columns, with the id as the list orders
         Index("ix_customer_first_name", "first_name", "id"),

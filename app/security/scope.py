@@ -14,13 +14,21 @@ invisible to them, whatever the permission.
 Reads use `company_subtree_select` inside SQL (list filters, API, lookups);
 writes are checked against `current_scope()` in the session guard
 (app/models/guards.py), so screens, actions and API cannot bypass it.
+
+Restriction of processing (Art. 18 DSGVO, docs/data-protection.md): in a
+request, a restricted customer, its applications, its contracts and their
+documents are hidden from everyone, also from Admin (`restriction_condition`),
+and its own login sees nothing. Its receipts, bookings and statements stay
+(their scope goes through the contract's company only): the ledger and the
+settlement still process them. The export and the restricted customers'
+screen read with `include_restricted=True`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from flask import has_request_context, request
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from app.domain.access import ADMIN
 from app.extensions import db
@@ -126,7 +134,8 @@ def scope_for_user(user) -> Scope:
         return Scope(frozenset(), roles=roles, intermediary_id=pid, user_id=user.id,
                      combination_ids=combinations)
     customer = db.session.execute(
-        select(Customer.id).where(Customer.user_id == user.id)).scalar()
+        select(Customer.id).where(Customer.user_id == user.id,
+                                  Customer.restricted_on.is_(None))).scalar()
     if customer is not None:
         return Scope(frozenset(), roles=roles, customer_id=customer, user_id=user.id)
     return Scope(frozenset(), roles=roles, user_id=user.id)
@@ -167,18 +176,77 @@ def scope_filter(column):
     return column.in_(company_subtree_select(scope.home_company_id))
 
 
-def scope_condition(model):
+def scope_condition(model, include_restricted: bool = False):
     """SQL condition limiting `model` to the rows the current user may see, or
     None when unrestricted or when the model is not company data.
 
     A model names the column holding its company (`__scope_column__`), or the
-    relation whose row's company it shares (`__scope_parent__`)."""
+    relation whose row's company it shares (`__scope_parent__`). Rows of
+    restricted customers are left out unless `include_restricted`."""
+    condition = _scope_only(model)
+    if include_restricted:
+        return condition
+    hidden = restriction_condition(model)
+    if hidden is None:
+        return condition
+    return hidden if condition is None else and_(condition, hidden)
+
+
+def _scope_only(model):
     scope = current_scope()
     if scope.unrestricted:
         return None
     if scope.principal:
         return principal_condition(model, scope)
     return company_condition(model)
+
+
+#: up to this many restricted customers are put into the queries as literal
+#: ids (served by the indexes); more: a subquery
+RESTRICTED_LITERALS = 500
+
+
+def restricted_customers():
+    """The ids of the restricted customers (a list, looked up once per
+    request), or a SELECT of them when there are many; None outside a request
+    (CLI, scheduler, imports: no restriction)."""
+    from app.models.crm import Customer
+
+    if not has_request_context():
+        return None
+    cache = request.environ
+    if "pool.restricted" not in cache:
+        every = select(Customer.id).where(Customer.restricted_on.isnot(None))
+        ids = db.session.execute(every.limit(RESTRICTED_LITERALS + 1)).scalars().all()
+        cache["pool.restricted"] = sorted(ids) if len(ids) <= RESTRICTED_LITERALS else every
+    return cache["pool.restricted"]
+
+
+def restriction_condition(model):
+    """SQL condition hiding the rows of restricted customers (Art. 18 DSGVO)
+    from screens and API, or None. Hidden: the customer, its applications,
+    its contracts and the documents of all three. Not hidden: receipts,
+    bookings, missing rates and statements (the ledger and the settlement
+    are the processing the law still requires)."""
+    from app.models.contracts import Application, Contract
+    from app.models.crm import Customer
+    from app.models.documents import Document
+
+    restricted = restricted_customers()
+    if restricted is None or (isinstance(restricted, list) and not restricted):
+        return None
+    if model is Customer:
+        return Customer.id.not_in(restricted)
+    if model in (Application, Contract):
+        return model.customer_id.not_in(restricted)
+    if model is Document:
+        return and_(
+            or_(Document.customer_id.is_(None), Document.customer_id.not_in(restricted)),
+            or_(Document.contract_id.is_(None), Document.contract_id.not_in(
+                select(Contract.id).where(Contract.customer_id.in_(restricted)))),
+            or_(Document.application_id.is_(None), Document.application_id.not_in(
+                select(Application.id).where(Application.customer_id.in_(restricted)))))
+    return None
 
 
 def company_condition(model):
@@ -202,7 +270,7 @@ def company_condition(model):
             rel = sa_inspect(model).relationships[owner]
             (fk,) = rel.local_columns
             owner_model = rel.mapper.class_
-            inner = scope_condition(owner_model)
+            inner = _scope_only(owner_model)
             column = getattr(model, fk.key)
             parts.append(and_(column.isnot(None), column.in_(
                 select(owner_model.id).where(inner) if inner is not None
@@ -213,7 +281,7 @@ def company_condition(model):
         rel = sa_inspect(model).relationships[parent]
         (fk,) = rel.local_columns
         parent_model = rel.mapper.class_
-        inner = scope_condition(parent_model)
+        inner = _scope_only(parent_model)
         if inner is None:
             return None
         return getattr(model, fk.key).in_(select(parent_model.id).where(inner))
