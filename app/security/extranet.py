@@ -45,6 +45,8 @@ def principal_gate():
         if name not in (getattr(view, "actions", None) or {}):
             abort(404)                   # FAB raises AttributeError on unknown names
     if not type(view).__module__.startswith("app."):
+        if request.endpoint and request.endpoint.endswith(".download"):
+            abort(404)                   # FAB's file columns: the pool keeps no files there
         return None                      # FAB's login, profile, language views
     scope = current_scope()
     if getattr(view, "extranet", False) or type(view).__name__ in ("PoolIndexView",
@@ -67,22 +69,89 @@ def extranet_only_gate():
         abort(403)
 
 
+def json_object_gate():
+    """before_request: a JSON body sent to the API is an object (every
+    operation's document says so); a number, string or list is refused
+    with 400 before an endpoint calls `.get` on it (500)."""
+    if not request.path.startswith("/api/") or request.method not in ("POST", "PUT", "PATCH") \
+            or not request.is_json or not request.get_data(cache=True):
+        return None
+    body = request.get_json(silent=True)
+    if body is not None and not isinstance(body, dict):
+        from flask import jsonify
+
+        response = jsonify(message="Request is not a JSON object")
+        response.status_code = 400
+        return response
+    return None
+
+
+def install_api_auth_errors(app) -> None:
+    """A missing, malformed, expired or revoked token answers 401 with
+    `{"message": …}` as FAB's own 401 and the published API document say
+    (flask-jwt-extended answers a bad token with 422 and `{"msg": …}`)."""
+    from flask import jsonify
+
+    jwt = app.appbuilder.sm.jwt_manager
+
+    def not_authorized(*_args):
+        response = jsonify(message="Not authorized")
+        response.status_code = 401
+        return response
+
+    for register in (jwt.unauthorized_loader, jwt.invalid_token_loader,
+                     jwt.expired_token_loader, jwt.revoked_token_loader,
+                     jwt.needs_fresh_token_loader, jwt.user_lookup_error_loader,
+                     jwt.token_verification_failed_loader):
+        register(not_authorized)
+
+
+def install_api_document(app) -> None:
+    """/api/v1/_openapi describes what the API answers (app/views/base.py
+    `complete_openapi`); a login refused by the rate limit answers JSON."""
+    from flask import jsonify
+    from werkzeug.exceptions import TooManyRequests
+
+    from app.views.base import complete_openapi
+
+    @app.after_request
+    def openapi_document(response):
+        if request.endpoint == "OpenApi.get" and response.status_code == 200 \
+                and response.is_json:
+            response.set_data(current_app.json.dumps(complete_openapi(
+                response.get_json(), login_limited=bool(app.config.get("AUTH_RATE_LIMITED")))))
+        return response
+
+    @app.errorhandler(TooManyRequests)
+    def too_many_requests(exc):
+        if not request.path.startswith("/api/"):
+            return exc
+        response = jsonify(message="Too many requests")
+        response.status_code = 429
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+
 def install(app) -> None:
-    from sqlalchemy.exc import DataError, StatementError
+    from sqlalchemy.exc import StatementError
 
     app.before_request(principal_gate)
     app.before_request(extranet_only_gate)
+    app.before_request(json_object_gate)
+    install_api_auth_errors(app)
+    install_api_document(app)
 
     @app.errorhandler(StatementError)
     def bad_value(exc):
         # e.g. a list filter with a value its column cannot hold (an unknown
         # enum name): bad input, not a server error
         from app.extensions import db
+        from app.views.base import is_bad_value
 
         db.session.rollback()
-        if isinstance(exc, DataError) or \
-                isinstance(getattr(exc, "orig", None), (LookupError, ValueError, TypeError)) or \
-                isinstance(exc.__cause__, (LookupError, ValueError, TypeError)):
+        if is_bad_value(exc):
             if request.path.startswith("/api/"):
                 return {"message": "Bad request"}, 400
             return "Bad request", 400

@@ -11,16 +11,21 @@ What they add to Flask-AppBuilder:
 from __future__ import annotations
 
 import re
+import sys
+from datetime import timezone
+from decimal import Decimal
 
 from flask import abort, flash, request
 from flask_appbuilder import ModelRestApi, ModelView, expose
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla import filters
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.urltools import (
     get_filter_args,
     get_order_args,
@@ -30,8 +35,8 @@ from flask_appbuilder.urltools import (
 from flask_babel import gettext, lazy_gettext
 from markupsafe import escape
 from marshmallow import ValidationError, fields
-from sqlalchemy import Boolean, Numeric, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Boolean, DateTime, Integer, Numeric, func, select
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField
 
@@ -139,18 +144,80 @@ class ScopedRelated(fields.Field):
         return obj
 
 
+class UtcDateTime(fields.DateTime):
+    """A timestamp column (stored as UTC without a zone) sent with its zone,
+    as the document's `date-time` (RFC 3339) says: 2026-10-20T10:00:00+00:00."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class IntRange:
+    """A value an INTEGER column can hold (PostgreSQL: 32 bits; a larger one
+    fails inside the database, answered 500 before)."""
+
+    def __init__(self, low: int = -MAX_ID - 1, high: int = MAX_ID):
+        self.low, self.high = low, high
+
+    def __call__(self, value):
+        if value is not None and not self.low <= value <= self.high:
+            raise ValidationError(gettext("Give a whole number from %(low)s to %(high)s.",
+                                          low=self.low, high=self.high))
+        return value
+
+
+class DecimalDigits:
+    """A value a NUMERIC(precision, scale) column can hold."""
+
+    def __init__(self, precision: int, scale: int):
+        self.digits = precision - scale
+
+    def __call__(self, value):
+        if value is not None and abs(value) >= Decimal(10) ** self.digits:
+            raise ValidationError(gettext("At most %(digits)s digits before the decimal point.",
+                                          digits=self.digits))
+        return value
+
+
+def _copy_field(field, cls):
+    """`field` as an instance of `cls`, with the same settings."""
+    copy = cls.__new__(cls)
+    copy.__dict__.update(field.__dict__)
+    return copy
+
+
 class ScopedSchemaConverter(Model2SchemaConverter):
     def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
-        if not datamodel.is_relation(column.name) and column.name in datamodel.list_columns:
-            col = datamodel.list_columns[column.name]
-            if isinstance(col.type, Numeric):
-                required = not col.nullable and col.default is None and col.server_default is None
-                return DecimalString(places=col.type.scale or 0, required=required,
-                                     allow_none=col.nullable)
-        field = super()._column2field(datamodel, column, nested, parent_schema_name)
         col = datamodel.list_columns.get(column.name)
+        if not datamodel.is_relation(column.name) and col is not None \
+                and isinstance(col.type, Numeric):
+            places = col.type.scale or 0
+            required = not col.nullable and col.default is None and col.server_default is None
+            precision = col.type.precision
+            validate = [DecimalDigits(precision, places)] if precision else []
+            # the document names what is sent: a decimal string (a number is accepted too)
+            whole = rf"\d{{1,{precision - places}}}" if precision else r"\d+"
+            pattern = rf"^-?{whole}$" if not places else rf"^-?{whole}(\.\d{{1,{places}}})?$"
+            return DecimalString(places=places, required=required, allow_none=col.nullable,
+                                 validate=validate,
+                                 metadata={"type": "string", "format": "decimal",
+                                           "pattern": pattern})
+        field = super()._column2field(datamodel, column, nested, parent_schema_name)
+        if type(field) is fields.DateTime and col is not None \
+                and isinstance(col.type, DateTime) and not col.type.timezone:
+            field = _copy_field(field, UtcDateTime)
         if col is not None and (col.default is not None or col.server_default is not None):
             field.required = False  # interfaces.md: the rest have sensible defaults
+        if datamodel.is_relation_many_to_one(column.name) or datamodel.is_enum(column.name):
+            # FAB leaves these not nullable in the document, also where the column is
+            if datamodel.is_nullable(column.name):
+                field.allow_none = True
+        elif col is not None and type(col.type) is Integer and not field.dump_only:
+            limits = IntRange()
+            field.validators.append(limits)
+            field.metadata.update(minimum=limits.low, maximum=limits.high)
         return field
 
     def _column2relation(self, datamodel, column, nested=False, parent_schema_name=None):
@@ -174,6 +241,52 @@ class RefusalMixin:
             return self.response_422(message={exc.field or "_schema": [error_text(exc)]})
         return self.response_422(message=integrity_message(exc))
 
+    def response_500(self, message: str | None = None):
+        """FAB's `safe` answers every exception with 500. A value the
+        database cannot hold (an integer beyond its range in a list filter,
+        text in an id: PostgreSQL's DataError; SQLite's OverflowError) is bad
+        input: 400, as app/security/extranet.py `bad_value` does for screens."""
+        exc = sys.exc_info()[1]
+        if is_bad_value(exc):
+            db.session.rollback()
+            return self.response_400(message=gettext("Bad request"))
+        return super().response_500(message=message)
+
+
+#: SQLSTATEs of a value refused by PostgreSQL: class 22 (data exception:
+#: out of range, invalid text for the type) and 42883 (no operator for the
+#: value's type, e.g. a date compared with a number from a list filter)
+BAD_VALUE_STATES = ("22", "42883")
+
+
+def is_bad_value(exc) -> bool:
+    """A request value the database refused (not a fault of the server)."""
+    inner = getattr(exc, "exception", None)   # FAB's ApplyFilterException wraps it
+    if isinstance(inner, Exception) and inner is not exc and is_bad_value(inner):
+        return True
+    if isinstance(exc, DataError | OverflowError):
+        return True
+    if isinstance(exc, StatementError):
+        causes = (getattr(exc, "orig", None), exc.__cause__)
+        if any(isinstance(c, LookupError | ValueError | TypeError | OverflowError)
+               for c in causes):
+            return True
+        state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        return isinstance(state, str) and state.startswith(BAD_VALUE_STATES)
+    return False
+
+
+def _int_pk(name: str):
+    """FAB's PUT and DELETE with an integer id, as its GET: a text or
+    negative id is not found (404) instead of reaching the database
+    (PostgreSQL: 500) or answering a GET with 405."""
+    def method(self, pk):
+        return getattr(self, f"{name}_headless")(pk)
+    method.__name__ = name
+    method.__doc__ = getattr(ModelRestApi, name).__doc__
+    return api_expose("/<int:pk>", methods=[name.upper()])(
+        protect()(safe(permission_name(name)(method))))
+
 
 class PoolModelRestApi(RefusalMixin, ModelRestApi):
     """A REST resource with scope, shared permissions and 422 for refused input."""
@@ -184,6 +297,21 @@ class PoolModelRestApi(RefusalMixin, ModelRestApi):
     allow_browser_login = False
     #: columns that may be left out on POST; pre_add fills them in.
     optional_on_add: tuple = ()
+
+    #: keys `pre_get`/`pre_get_list` add to a row: name -> its OpenAPI schema
+    #: (the published document names them; it allows no others)
+    extra_result_fields: dict = {}
+
+    put = _int_pk("put")
+    delete = _int_pk("delete")
+
+    def add_apispec_components(self, api_spec):
+        super().add_apispec_components(api_spec)
+        if self.extra_result_fields:
+            for name in (self.list_model_schema_name, self.show_model_schema_name):
+                schema = api_spec.components.schemas.get(name)
+                if schema is not None:
+                    schema.setdefault("properties", {}).update(self.extra_result_fields)
 
     def _init_model_schemas(self):
         super()._init_model_schemas()
@@ -204,7 +332,8 @@ class PoolModelRestApi(RefusalMixin, ModelRestApi):
             item = self.add_model_schema.load(request.json)
             self.pre_add(item)
             self.datamodel.add(item)
-        except (ValidationError, DomainError, IntegrityError, DatabaseException) as exc:
+        except (ValidationError, DomainError, IntegrityError, DataError,
+                DatabaseException) as exc:
             return self._refused(exc)
         self.post_add(item)
         return self.response(201, result=self.add_model_schema.dump(item),
@@ -221,7 +350,8 @@ class PoolModelRestApi(RefusalMixin, ModelRestApi):
             item = self.edit_model_schema.load(data, instance=item)
             self.pre_update(item)
             self.datamodel.edit(item)
-        except (ValidationError, DomainError, IntegrityError, DatabaseException) as exc:
+        except (ValidationError, DomainError, IntegrityError, DataError,
+                DatabaseException) as exc:
             return self._refused(exc)
         self.post_update(item)
         return self.response(200, result=self.edit_model_schema.dump(item))
@@ -233,10 +363,91 @@ class PoolModelRestApi(RefusalMixin, ModelRestApi):
         try:
             self.pre_delete(item)
             self.datamodel.delete(item)
-        except (DomainError, IntegrityError, DatabaseException) as exc:
+        except (DomainError, IntegrityError, DataError, DatabaseException) as exc:
             return self._refused(exc)
         self.post_delete(item)
         return self.response(200, message="OK")
+
+
+# --- the published API document ------------------------------------------------------
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+ERROR_TEXTS = {"400": "Bad request", "401": "Unauthorized", "403": "Forbidden",
+               "404": "Not found", "422": "Could not process entity",
+               "429": "Too many requests", "500": "Fatal error"}
+
+
+def _error_response(description: str, message: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"message": message}}}}}
+
+
+def _fix_fab_schema(node) -> None:
+    """FAB's document against what FAB answers: list `ids` are the integer
+    ids; `_info` gives add/edit columns as a list; menu children include
+    the separator "-"; a POST answers the new integer id."""
+    if isinstance(node, list):
+        for item in node:
+            _fix_fab_schema(item)
+        return
+    if not isinstance(node, dict):
+        return
+    props = node.get("properties")
+    if isinstance(props, dict):
+        ids = props.get("ids")
+        if isinstance(ids, dict) and ids.get("items") == {"type": "string"}:
+            ids["items"] = {"type": "integer"}
+        if props.get("id") == {"type": "string"} and "result" in props:
+            props["id"] = {"type": "integer"}
+        for name in ("add_columns", "edit_columns"):
+            if props.get(name) == {"type": "object"}:
+                props[name] = {"type": "array", "items": {"type": "object"}}
+        childs = props.get("childs")
+        if isinstance(childs, dict) and childs.get("items") == {"type": "object"}:
+            childs["items"] = {"oneOf": [{"type": "object"}, {"type": "string"}]}
+    for value in node.values():
+        _fix_fab_schema(value)
+
+
+def complete_openapi(spec: dict, login_limited: bool = False) -> dict:
+    """The OpenAPI document FAB builds, completed with the answers every
+    operation can give (schemathesis checks them against it):
+    - 401 without a valid token and 403 without the permission, on every
+      operation that needs a login;
+    - 404 on every operation with an id in its path (missing, not visible
+      to the caller, or not an id);
+    - 400 on every operation that takes parameters or a body (rison or JSON
+      that cannot be parsed, a value the database cannot hold);
+    - 400 and 422 with `message` as FAB sends it for refused input: one
+      text, or field name -> messages;
+    - 429 on the login while the rate limit applies.
+    """
+    responses = spec.setdefault("components", {}).setdefault("responses", {})
+    text = {"type": "string"}
+    for code, description in ERROR_TEXTS.items():
+        responses.setdefault(code, _error_response(description, text))
+    for code in ("400", "422"):
+        responses[code] = _error_response(ERROR_TEXTS[code],
+                                          {"oneOf": [text, {"type": "object"}]})
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS or not isinstance(operation, dict):
+                continue
+            answers = operation.setdefault("responses", {})
+            codes = []
+            if operation.get("security"):
+                codes += ["401", "403"]
+            if "{" in path:
+                codes.append("404")
+            if operation.get("parameters") or item.get("parameters") or \
+                    operation.get("requestBody"):
+                codes.append("400")
+            if login_limited and path.endswith("/security/login"):
+                codes.append("429")
+            for code in codes:
+                answers.setdefault(code, {"$ref": f"#/components/responses/{code}"})
+    _fix_fab_schema(spec.get("paths", {}))
+    return spec
 
 
 def integrity_message(exc: Exception) -> str:
@@ -293,6 +504,10 @@ class PoolModelView(ModelView):
         super().__init__(**kwargs)
         if isinstance(self.datamodel, PoolInterface):
             self.datamodel.count_cap = COUNT_CAP
+        if getattr(self.datamodel.obj, "__history__", False) and \
+                self.show_template == ModelView.show_template:
+            # every record that keeps a history shows it under its fields
+            self.show_template = "owner_show.html"
         # Empty values show as nothing, not as "None"; numbers, dates and
         # yes/no the German way.
         formatters = dict(self.formatters_columns)

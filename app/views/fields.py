@@ -96,3 +96,26 @@ def enum_select(label, labels, required=True):
         label, choices=([] if required else [("", "")]) + [(k.value, v) for k, v in labels.items()],
         coerce=lambda v: enum_type(v) if v in enum_type.__members__ else (v or None),
         validators=[DataRequired()] if required else [Optional()], widget=Select2Widget())
+
+
+def refuse_bad_choices_as_form_errors() -> None:
+    """FAB's EnumField refuses an unknown or empty choice with a ValueError,
+    which WTForms 3 no longer turns into a field error: the form answered 500.
+    Raised as a ValidationError it is the field's message."""
+    from flask_appbuilder.fields import EnumField
+    from wtforms.validators import ValidationError
+
+    if getattr(EnumField.pre_validate, "pool_patched", False):
+        return
+    original = EnumField.pre_validate
+
+    def pre_validate(self, form):
+        try:
+            original(self, form)
+        except ValidationError:
+            raise
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    pre_validate.pool_patched = True
+    EnumField.pre_validate = pre_validate

@@ -375,6 +375,7 @@ class MessageThreadApi(PoolModelRestApi):
     list_columns = show_columns = ["id", "intermediary.id", "subject", "contract.id",
                                    "application.id", "last_message_on", "created_on"]
     add_model_schema = ThreadPostSchema()
+    extra_result_fields = {"unread": {"type": "integer"}}
     search_columns = ["intermediary", "contract", "application", "subject", "last_message_on"]
     order_columns = ["id", "last_message_on", "created_on"]
     base_order = ("last_message_on", "desc")
@@ -499,6 +500,10 @@ class MessageApi(PoolModelRestApi):
     method_permission_name = {**API_PERMISSIONS, "attachment": "read"}
     include_route_methods = {"get", "get_list", "attachment"}
     list_columns = show_columns = ["id", "thread.id", "body", "from_pool", "created_on"]
+    extra_result_fields = {"attachments": {"type": "array", "items": {
+        "type": "object", "properties": {
+            "id": {"type": "integer"}, "filename": {"type": "string"},
+            "content_type": {"type": "string"}, "size": {"type": "integer"}}}}}
     search_columns = ["thread", "from_pool", "created_on"]
     order_columns = ["id", "created_on"]
     base_order = ("created_on", "asc")
