@@ -60,6 +60,11 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _development_server() -> bool:
+    """Flask's own server (`flask run`, which serves plain http) or debug mode."""
+    return os.environ.get("FLASK_RUN_FROM_CLI") == "true" or _bool("FLASK_DEBUG", False)
+
+
 class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
@@ -86,6 +91,13 @@ class Config:
     MAX_CONTENT_LENGTH = int((POOL_MAX_UPLOAD_MB + 1) * 1_000_000)
     # Page size of the related-object search behind large select fields.
     POOL_LOOKUP_LIMIT = 20
+    # Retention in years, each counted from the end of the calendar year of the
+    # record (docs/data-protection.md): bookings (§ 147 AO, § 257 HGB), booking
+    # vouchers (8 years since 2025), and the customer's personal data from the
+    # end of its last contract; `pool anonymise` acts once all have ended.
+    POOL_RETENTION_BOOKINGS_YEARS = int(os.environ.get("POOL_RETENTION_BOOKINGS_YEARS", "10"))
+    POOL_RETENTION_VOUCHERS_YEARS = int(os.environ.get("POOL_RETENTION_VOUCHERS_YEARS", "8"))
+    POOL_RETENTION_CUSTOMER_YEARS = int(os.environ.get("POOL_RETENTION_CUSTOMER_YEARS", "10"))
 
     APP_NAME = "Vermittlerpool"
     APP_THEME = ""
@@ -121,15 +133,38 @@ class Config:
     # client address, which without this is the proxy's for everyone.
     POOL_PROXY_FIX = int(os.environ.get("POOL_PROXY_FIX", "0"))
 
+    # Security headers (app/security/headers.py). HTTPS ends at the reverse
+    # proxy, which also redirects http to https; POOL_FORCE_HTTPS=1 makes the
+    # app redirect too. HSTS (one year, includeSubDomains) goes with every
+    # answer over HTTPS (X-Forwarded-Proto: https), never over plain http.
+    POOL_FORCE_HTTPS = _bool("POOL_FORCE_HTTPS", False)
+    POOL_HSTS = _bool("POOL_HSTS", True)
+    POOL_HSTS_MAX_AGE = int(os.environ.get("POOL_HSTS_MAX_AGE", str(365 * 24 * 3600)))
+    # API errors never carry a traceback.
+    FAB_API_SHOW_STACKTRACE = False
+
     # Static assets (FAB's and ours) may be cached for an hour instead of being
     # revalidated on every page (about 20 requests a page).
     SEND_FILE_MAX_AGE_DEFAULT = int(os.environ.get("POOL_STATIC_MAX_AGE", "3600"))
 
+    # Session cookies (docs/deployment.md, "Sessions and logins"): Secure unless
+    # SESSION_COOKIE_SECURE=0 or Flask's own development server (`flask run`,
+    # `make run` on plain http) or FLASK_DEBUG. Remember-me is not offered.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not _development_server())
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Idle and absolute session timeouts: staff; intermediaries and customers
+    # (extranet). API logins end with the absolute one (JWTs last 15 minutes).
+    POOL_SESSION_IDLE_MINUTES_STAFF = int(os.environ.get("POOL_SESSION_IDLE_MINUTES_STAFF", "30"))
+    POOL_SESSION_ABSOLUTE_HOURS_STAFF = float(
+        os.environ.get("POOL_SESSION_ABSOLUTE_HOURS_STAFF", "12"))
+    POOL_SESSION_IDLE_MINUTES_EXTRANET = int(
+        os.environ.get("POOL_SESSION_IDLE_MINUTES_EXTRANET", "15"))
+    POOL_SESSION_ABSOLUTE_HOURS_EXTRANET = float(
+        os.environ.get("POOL_SESSION_ABSOLUTE_HOURS_EXTRANET", "8"))
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 

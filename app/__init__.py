@@ -16,6 +16,7 @@ def create_app(config: Any = None) -> Flask:
     init_proxy(app)
     init_extensions(app)
     init_appbuilder(app)
+    init_security_headers(app)
     register_template_filters(app)
     register_cli(app)
     return app
@@ -62,6 +63,12 @@ def init_extensions(app: Flask) -> None:
     # registered CSRFProtect, and refuses state-changing GETs only with it.
     csrf.init_app(app)
     install_guards()
+    from app.services.ledger_chain import install as install_ledger_chain
+
+    install_ledger_chain()
+    from app.models.audit import keep_login_history
+
+    keep_login_history()
     init_sqlite(app)
 
 
@@ -107,9 +114,18 @@ def init_appbuilder(app: Flask) -> None:
         register_views(appbuilder)
         appbuilder.post_init()
         limit_api_login(app, appbuilder)
-    from app.security import extranet
+    from app.security import extranet, sessions
 
     extranet.install(app)
+    sessions.install(app)
+
+
+def init_security_headers(app: Flask) -> None:
+    """CSP with nonces, HSTS, no-store, refused-access log, generic error pages."""
+    from app.security import errors, headers
+
+    headers.init_security_headers(app)
+    errors.install(app)
 
 
 def limit_api_login(app: Flask, appbuilder) -> None:
@@ -132,9 +148,19 @@ def register_template_filters(app: Flask) -> None:
     from flask_babel import get_locale
 
     app.jinja_env.globals["pool_locale"] = lambda: str(get_locale() or "de")
+    app.jinja_env.globals["pool_staff_login"] = _staff_login
     from flask_babel import format_datetime
 
     app.add_template_filter(lambda d: format_datetime(d, "medium") if d else "", "pool_datetime")
+
+
+def _staff_login() -> bool:
+    """A logged-in intranet user (not a broker's or customer's login)."""
+    from flask_login import current_user
+
+    from app.security.scope import current_scope
+
+    return bool(current_user.is_authenticated) and not current_scope().extranet_only
 
 
 def history_context():

@@ -17,6 +17,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
 export POOL_INSTANCE_DIR=${POOL_INSTANCE_DIR:-$ROOT/instance}
+# Served over plain http on this machine (production: HTTPS at the proxy, where
+# the session cookie stays Secure, the default).
+export SESSION_COOKIE_SECURE=${SESSION_COOKIE_SECURE:-0}
 INSTANCE=$POOL_INSTANCE_DIR
 mkdir -p "$INSTANCE"
 FLASK=("$VENV/bin/flask" --app run.py)

@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from sqlalchemy import bindparam, text  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.domain.chain import GENESIS  # noqa: E402
 from app.extensions import db  # noqa: E402
 from config import TestConfig, _database_url  # noqa: E402
 
@@ -25,7 +26,7 @@ DATA_TABLES = ["clearance_case", "gdv_raw", "import_run", "import_profile",
                "receipt", "change_log", "document", "message_read", "message", "message_thread", "application", "contract", "combination_member", "combination", "intermediary_level", "intermediary_rate",
                "product_rate", "product", "career_level", "customer", "staff", "intermediary",
                "company", "liability_model", "ab_user_role", "ab_user_group", "ab_api_key",
-               "ab_user"]
+               "auth_session", "user_totp", "login_throttle", "ab_user"]
 
 
 SEEDED_LINES: list[str] = []
@@ -54,6 +55,7 @@ def _schema():
 
 
 def clean_database():
+    from app.models.audit import audit_triggers, drop_audit_triggers
     from app.models.ledger import drop_ledger_triggers, ledger_triggers
 
     db.session.rollback()
@@ -61,7 +63,7 @@ def clean_database():
     with db.engine.begin() as conn:
         # Bookings are immutable, also for tests: lift the triggers to empty
         # the ledger, and put them back.
-        for ddl in drop_ledger_triggers(dialect):
+        for ddl in drop_ledger_triggers(dialect) + drop_audit_triggers(dialect):
             conn.execute(text(ddl))
         conn.execute(text("UPDATE intermediary SET group_id = NULL"))
         conn.execute(text("UPDATE company SET parent_id = NULL"))
@@ -70,15 +72,31 @@ def clean_database():
         # Lines of business are seeded by the migration: keep those.
         conn.execute(text("DELETE FROM line_of_business WHERE code NOT IN :codes")
                      .bindparams(bindparam("codes", expanding=True)), {"codes": SEEDED_LINES})
-        for ddl in ledger_triggers(dialect):
+        for ddl in ledger_triggers(dialect) + audit_triggers(dialect):
             conn.execute(text(ddl))
+        conn.execute(text("UPDATE ledger_head SET booking_id = 0, hash = :genesis"),
+                     {"genesis": GENESIS})
 
 
 @pytest.fixture(scope="session")
 def _app(_schema):
     # One app for the suite: building one costs about 0.25 s (FAB registers
     # every view). Tests that need other settings build their own.
-    return create_app(make_config())
+    return fresh_requests(create_app(make_config()))
+
+
+def fresh_requests(app):
+    """Each test request gets a fresh `g`, as in production. Inside the
+    `app` fixture's application context Flask reuses that context (and its
+    `g`) for every request, and Flask-Login would keep the first request's
+    user in `g` for the next client's requests."""
+    from flask import g
+
+    def forget():
+        g.__dict__.clear()
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget)
+    return app
 
 
 @pytest.fixture

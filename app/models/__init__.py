@@ -1,5 +1,6 @@
 """All models, imported here so that the metadata is complete for Alembic."""
 from app.models.audit import ChangeLog  # noqa: F401
+from app.models.auth import AuthSession, LoginThrottle, UserTotp  # noqa: F401
 from app.models.contracts import (  # noqa: F401
     Application,
     ApplicationStatus,
@@ -27,6 +28,7 @@ from app.models.intermediaries import (  # noqa: F401
 from app.models.ledger import (  # noqa: F401
     Booking,
     BookingKind,
+    LedgerHead,
     MissingRate,
     Receipt,
     ReceiptKind,

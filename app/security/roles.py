@@ -7,6 +7,9 @@ roles cannot be edited in the UI.
 
 Each resource has two permissions, `can_read` and `can_write`, shared by its
 screens and its REST API (see app/views/base.py, METHOD_PERMISSIONS).
+Data protection (app/views/privacy.py): `CustomerExport` (read: the export of
+a customer the login may see) for intranet staff, `Restriction` (the
+restricted customers: restrict, list, lift) for Pool admin (and Admin).
 """
 from __future__ import annotations
 
@@ -24,16 +27,17 @@ R, RW = "r", "rw"
 #: resource -> access, per role. Admin holds every permission (FAB's admin role).
 ROLE_RESOURCES: dict[str, dict[str, str]] = {
     POOL_ADMIN: {"Company": RW, "Staff": RW, "Customer": R, "Intermediary": R,
-                 "Hierarchy": R, "Catalogue": R},
+                 "Hierarchy": R, "Catalogue": R, "CustomerExport": R, "Restriction": RW,
+                 "AuditTrail": R},
     POOL_STAFF: {"Company": R, "Staff": R, "Customer": RW, "Intermediary": RW,
                  "Application": RW, "Contract": RW, "Document": RW,
                  "Receipt": RW, "Booking": RW, "Settlement": RW, "Statement": R,
                  "Message": RW, "Reconciliation": R, "Import": RW,
                  "IntermediarySubobjects": RW, "Combination": RW, "Product": RW,
-                 "MasterData": RW, "Hierarchy": R, "Catalogue": R},
+                 "MasterData": RW, "Hierarchy": R, "Catalogue": R, "CustomerExport": R},
     COMPANY_ADMIN: {"Company": RW, "Staff": RW, "Customer": RW, "Intermediary": R,
                     "Application": RW, "Contract": RW, "Document": RW,
-                    "Hierarchy": R, "Catalogue": R},
+                    "Hierarchy": R, "Catalogue": R, "CustomerExport": R},
     # The extranet: its own screens ("Extranet"), the shared REST resources;
     # the scope (app/security/scope.py) limits every row to its own.
     INTERMEDIARY: {"Catalogue": R, "Extranet": R, "Application": RW, "Contract": RW,
@@ -47,6 +51,7 @@ ROLE_RESOURCES: dict[str, dict[str, str]] = {
 MENU_ITEMS = {
     "Companies": ("Administration", "Company"),
     "Staff": ("Administration", "Staff"),
+    "Audit trail": ("Administration", "AuditTrail"),
     "Customers": ("CRM", "Customer"),
     "Intermediaries": ("Own", "Intermediary"),
     "Combinations": ("Own", "Combination"),
@@ -61,6 +66,7 @@ MENU_ITEMS = {
     "Contracts": ("Business", "Contract"),
     "Contract search": ("Business", "Contract"),
     "Former advisors": ("CRM", "Customer"),
+    "Restricted customers": ("CRM", "Restriction"),
     "Receipts": ("Commission", "Receipt"),
     "Bookings": ("Commission", "Booking"),
     "Missing rates": ("Commission", "Booking"),

@@ -2,6 +2,9 @@
 
 
 def register_views(appbuilder) -> None:
+    from app.views.fields import refuse_bad_choices_as_form_errors
+
+    refuse_bad_choices_as_form_errors()
     from app.views import (
         contracts,
         crm,
@@ -27,3 +30,6 @@ def register_views(appbuilder) -> None:
     messages.register(appbuilder)
     imports.register(appbuilder)
     extranet.register(appbuilder)
+    from app.views import audit, privacy
+    privacy.register(appbuilder)
+    audit.register(appbuilder)
