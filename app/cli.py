@@ -43,20 +43,11 @@ def demo_data_command(size, scale):
 def _large_demo(scale: float) -> None:
     from app.services.large_demo import create_large_pool
 
-    bars: dict[str, _Bar] = {}
-
-    def progress(step, done, total):
-        if step not in bars:
-            for bar in bars.values():
-                bar.close()
-            bars[step] = _Bar(step.capitalize())
-        bars[step](done, total)
-
+    progress = _stepped_bars()
     try:
         answer = create_large_pool(scale, progress=progress)
     finally:
-        for bar in bars.values():
-            bar.close()
+        progress.close()
     if not answer["created"]:
         click.echo("The large demo pool is already there: nothing changed.")
         return
@@ -97,6 +88,26 @@ def release_reserves_command(day):
 
     made = release_reserves(date.fromisoformat(day) if day else date.today())
     click.echo(f"{len(made)} reserves released.")
+
+
+def _stepped_bars():
+    """progress(step, done, total): one progress bar per step, each closed
+    when the next step begins."""
+    bars: dict[str, _Bar] = {}
+
+    def progress(step, done, total):
+        if step not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[step] = _Bar(step.capitalize())
+        bars[step](done, total)
+
+    def close():
+        for bar in bars.values():
+            bar.close()
+
+    progress.close = close
+    return progress
 
 
 class _Bar:
@@ -385,22 +396,13 @@ def anonymise_command(dry_run, day):
         today = date.fromisoformat(day) if day else date.today()
     except ValueError:
         raise click.ClickException("--date: give a date as YYYY-MM-DD.") from None
-    bars: dict[str, _Bar] = {}
-
-    def progress(step, done, total):
-        if step not in bars:
-            for bar in bars.values():
-                bar.close()
-            bars[step] = _Bar(step.capitalize())
-        bars[step](done, total)
-
+    progress = _stepped_bars()
     try:
         counts = anonymise(apply=not dry_run, today=today, progress=progress)
     except DomainError as exc:
         raise click.ClickException(f"{exc.field}: {exc}") from None
     finally:
-        for bar in bars.values():
-            bar.close()
+        progress.close()
     if dry_run:
         click.echo(f"Dry run ({today}), nothing written: {counts['checked']} customers "
                    f"checked, {counts['due']} due for anonymisation, {counts['documents']} "

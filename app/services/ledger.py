@@ -91,10 +91,9 @@ def _booking(line: engine.Line, contract_id, receipt=None) -> Booking:
                    created_on=date.today())
 
 
-def bookings_for_receipt(receipt: Receipt) -> tuple[list[Booking], list[int]]:
-    """The bookings of a new receipt (not yet committed) and the intermediaries
-    without a rate. The caller commits receipt and bookings together."""
-    contract = receipt.contract
+def engine_inputs(contract: Contract, value_date: date):
+    """What the engine reads to book one receipt of `contract`, from the
+    database as it is: (snapshot, recipients, hierarchy, product table)."""
     snapshot = contract_snapshot(contract)
     ids = {m for m, _ in snapshot.combination} or {snapshot.intermediary_id}
     people = recipients(i for i in ids if i is not None)
@@ -102,7 +101,15 @@ def bookings_for_receipt(receipt: Receipt) -> tuple[list[Booking], list[int]]:
     if snapshot.model != "contract_percent":
         hierarchy, table = load_hierarchy(), product_table(contract)
         people.update(recipients({e.intermediary_id for i in ids if i
-                                  for e in hierarchy.chain(i, receipt.value_date)}))
+                                  for e in hierarchy.chain(i, value_date)}))
+    return snapshot, people, hierarchy, table
+
+
+def bookings_for_receipt(receipt: Receipt) -> tuple[list[Booking], list[int]]:
+    """The bookings of a new receipt (not yet committed) and the intermediaries
+    without a rate. The caller commits receipt and bookings together."""
+    contract = receipt.contract
+    snapshot, people, hierarchy, table = engine_inputs(contract, receipt.value_date)
     result = engine.book_receipt(
         engine.ReceiptIn(getattr(receipt.kind, "value", receipt.kind), Decimal(receipt.amount),
                          receipt.value_date),

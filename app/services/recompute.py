@@ -128,8 +128,7 @@ def recompute_period(period: str) -> dict:
     again from the master data as it was then. Returns {"receipts": n,
     "lines": n, "differences": [{receipt, stored, recomputed}]}. Reads only."""
     from app.models.contracts import Contract
-    from app.services.hierarchy import load_hierarchy
-    from app.services.ledger import contract_snapshot, product_table, recipients
+    from app.services.ledger import engine_inputs
 
     parse_period(period)
     statements = select(Statement.id).where(Statement.period == period)
@@ -151,15 +150,8 @@ def recompute_period(period: str) -> dict:
     try:
         for receipt_id, created_on, contract_id, kind, amount, value_date in facts:
             rewinder.back_to(created_on)
-            contract = db.session.get(Contract, contract_id)
-            snapshot = contract_snapshot(contract)
-            ids = {m for m, _ in snapshot.combination} or {snapshot.intermediary_id}
-            people = recipients(i for i in ids if i is not None)
-            hierarchy = table = None
-            if snapshot.model != "contract_percent":
-                hierarchy, table = load_hierarchy(), product_table(contract)
-                people.update(recipients({e.intermediary_id for i in ids if i
-                                          for e in hierarchy.chain(i, value_date)}))
+            snapshot, people, hierarchy, table = engine_inputs(
+                db.session.get(Contract, contract_id), value_date)
             lines = stored[receipt_id]
             held = _held_before(people, lines[0][0])
             result = engine.book_receipt(engine.ReceiptIn(kind, amount, value_date), snapshot,
