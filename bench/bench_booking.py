@@ -94,7 +94,7 @@ def floor(n_rows: int, contract_id: int, person: int) -> float:
     """Bulk insert of n booking rows in one transaction: the physical floor."""
     rows = [{"intermediary_id": person, "kind": "FP", "amount": Decimal("1.00"),
              "booking_date": date(2026, 10, 1), "contract_id": contract_id, "rule": "floor",
-             "created_on": date(2026, 10, 1)} for _ in range(n_rows)]
+             "created_on": date(2026, 10, 1), "row_hash": "0" * 64} for _ in range(n_rows)]
     from app.models.ledger import Booking
     t = time.perf_counter()
     for start in range(0, n_rows, 20_000):

@@ -159,3 +159,44 @@ def test_a_booking_changed_through_the_application_is_still_refused(ledger):
                          {"id": booking.id})
     assert verify_ledger().ok
     assert Decimal(booking.amount) == booking.amount
+
+
+def test_no_path_can_insert_an_unsealed_booking(ledger):
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    someone = db.session.execute(select(Booking.intermediary_id)).scalars().first()
+    with pytest.raises(IntegrityError):
+        db.session.execute(insert(Booking), [{     # a bulk insert past the ORM's events
+            "intermediary_id": someone, "kind": "CORRECTION", "amount": Decimal("1.00"),
+            "booking_date": date(2026, 11, 1), "rule": "unsealed"}])
+    db.session.rollback()
+    assert verify_ledger().ok
+
+
+def test_the_migration_chains_the_bookings_a_database_already_holds(tmp_path):
+    """An existing ledger (before migration 0018) is sealed by the upgrade."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from tests.conftest import make_config
+
+    if make_config().SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        pytest.skip("a SQLite file of its own; the migration's SQL is the same on both")
+    app = create_app(make_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/old.db"))
+    with app.app_context():
+        upgrade(revision="0017")
+        with db.engine.begin() as conn:
+            for n in range(1, 6):
+                conn.execute(text(
+                    "INSERT INTO booking (intermediary_id, kind, amount, booking_date, rule, "
+                    "created_on) VALUES (1, 'FP', :amount, '2026-10-05', 'old', '2026-10-06')"),
+                    {"amount": n * 1.25})
+        upgrade()
+        hashes = db.session.execute(text("SELECT row_hash FROM booking ORDER BY id")
+                                    ).scalars().all()
+        assert len(hashes) == 5 and None not in hashes
+        report = verify_ledger()
+        assert report.ok and report.bookings == 5, report.problems
+        db.session.remove()
+        db.engine.dispose()

@@ -35,9 +35,9 @@ def ledger(app):
          "tax_number": "12/345/67890", "fixum": Decimal("10.00"), "reserve_rate": 0}
         for i in range(PEOPLE)])
     ids = db.session.execute(select(Intermediary.id)).scalars().all()
-    db.session.execute(insert(Booking), [
-        {"intermediary_id": pid, "kind": "CORRECTION", "amount": Decimal(f"{n}.{n:02d}"),
-         "booking_date": date(2026, 10, n), "rule": "test"}
+    db.session.add_all([     # ORM objects: sealed into the ledger's hash chain
+        Booking(intermediary_id=pid, kind="CORRECTION", amount=Decimal(f"{n}.{n:02d}"),
+                booking_date=date(2026, 10, n), rule="test")
         for pid in ids for n in (3, 17)])
     db.session.commit()
     return ids

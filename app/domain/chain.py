@@ -94,7 +94,8 @@ def breaks(previous: str, rows: Iterable[tuple]):
         expected = link(previous, values)
         if stored != expected:
             yield pk, stored, expected
-        previous = stored
+        # an unsealed booking (no hash): the chain goes on as if it were sealed
+        previous = expected if stored is None else stored
 
 
 def _fast_decimal(value, exponent: Decimal, places: int) -> str:

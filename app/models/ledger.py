@@ -125,7 +125,7 @@ class Booking(Model):
     created_by_fk = Column(Integer, ForeignKey("ab_user.id"))
     #: SHA-256 over the previous booking's hash and this one's content
     #: (app/domain/chain.py), set as it is inserted
-    row_hash = Column(String(64))
+    row_hash = Column(String(64), nullable=False)
 
     __table_args__ = (
         UniqueConstraint("intermediary_id", "fixum_month", name="uq_booking_fixum_month"),

@@ -5,8 +5,9 @@ Revises: 0017
 Create Date: 2026-12-07
 
 booking.row_hash (app/domain/chain.py) and ledger_head, the chain's head.
-Bookings already there are chained here in id order; the immutability
-triggers are lifted for that and put back covering row_hash too.
+Bookings already there are chained here in id order, then row_hash is NOT
+NULL: no path can insert an unsealed booking. The immutability triggers are
+lifted for that and put back covering row_hash too.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -50,6 +51,9 @@ def upgrade():
         last_id = rows[-1][0]
     bind.execute(sa.text("INSERT INTO ledger_head (id, booking_id, hash) VALUES (1, :id, :h)"),
                  {"id": last_id, "h": previous})
+    # from now on no booking can be written unsealed, by any path
+    with op.batch_alter_table('booking') as batch_op:
+        batch_op.alter_column('row_hash', existing_type=sa.String(length=64), nullable=False)
     for ddl in ledger_triggers(dialect):
         op.execute(ddl)
 

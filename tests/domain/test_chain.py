@@ -109,6 +109,10 @@ def test_verifying_names_exactly_the_booking_altered_and_the_one_after_a_gap():
     removed = stored[:2] + stored[3:]
     assert [b[0] for b in chain.breaks(chain.GENESIS, removed)] == [4]
 
+    unsealed = list(stored)    # a booking without a hash is named, the chain goes on
+    unsealed[1] = (2, None, *rows[1])
+    assert [b[0] for b in chain.breaks(chain.GENESIS, unsealed)] == [2]
+
     forged = list(stored)      # a new hash for the altered row: the next one breaks
     forged[2] = (3, chain.link(hashes[1], values(amount=Decimal("3.01"))),
                  *values(amount=Decimal("3.01")))
