@@ -165,6 +165,9 @@ class Config:
         os.environ.get("POOL_SESSION_IDLE_MINUTES_EXTRANET", "15"))
     POOL_SESSION_ABSOLUTE_HOURS_EXTRANET = float(
         os.environ.get("POOL_SESSION_ABSOLUTE_HOURS_EXTRANET", "8"))
+    # Rows of ended or expired sessions are deleted after this many days by the
+    # scheduler (the auth events themselves are in the log)
+    POOL_SESSION_KEEP_DAYS = int(os.environ.get("POOL_SESSION_KEEP_DAYS", "30"))
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 

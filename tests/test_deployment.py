@@ -260,7 +260,7 @@ def test_the_scheduler_runs_as_its_own_single_process(stack_env):
                 break
         assert proc.poll() is None, "\n".join(lines)
         jobs = sorted(line.split()[1] for line in lines if line.startswith("scheduled:"))
-        assert jobs == ["fixum", "reserve-release", "statement-pdfs"]
+        assert jobs == ["fixum", "reserve-release", "session-purge", "statement-pdfs"]
         # A second scheduler refuses to start while the first runs.
         second = subprocess.run(command, cwd=ROOT, env=stack_env, capture_output=True,
                                 text=True, timeout=30)

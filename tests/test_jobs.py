@@ -16,7 +16,8 @@ def test_the_job_table():
     scheduler = BackgroundScheduler(timezone="Europe/Berlin")
     schedule(scheduler, app=None)
     jobs = {job.id: str(job.trigger) for job in scheduler.get_jobs()}
-    assert jobs == {"fixum": "cron[day='1', hour='1']", "reserve-release": "cron[hour='2']"}
+    assert jobs == {"fixum": "cron[day='1', hour='1']", "reserve-release": "cron[hour='2']",
+                    "session-purge": "cron[hour='3']"}
 
 
 def test_the_fixum_job_books_once_a_month(app):

@@ -344,3 +344,25 @@ def test_deleting_a_staff_record_deactivates_its_login_and_ends_its_sessions(app
     assert not logged_in(screen)
     assert screen.get(API, headers=headers).status_code == 401
     assert {r.end_reason for r in rows(staff.user)} == {"deactivated"}
+
+
+def test_old_session_rows_are_purged_and_open_ones_kept(app, clock):
+    user = make_admin("root")
+    ended_long_ago = app.test_client()
+    ui_login(ended_long_ago, "root")
+    ended_long_ago.get("/logout/")
+    clock.advance(days=31)
+    recent = app.test_client()          # ended today: kept
+    ui_login(recent, "root")
+    clock.advance(minutes=10)
+    recent.get("/logout/")
+    still_open = app.test_client()
+    ui_login(still_open, "root")
+    assert len(rows(user)) == 3
+    assert sessions.purge_sessions() == 1
+    db.session.expire_all()
+    assert sorted(str(r.end_reason) for r in rows(user)) == ["None", "logout"]
+    assert logged_in(still_open)
+    clock.advance(days=31)              # never ended, long beyond 12 hours: purged too
+    assert sessions.purge_sessions() == 2
+    assert rows(user) == []

@@ -1,4 +1,5 @@
-"""Monthly Fixum and daily reserve releases."""
+"""Monthly Fixum, daily reserve releases, and the daily purge of old
+login sessions."""
 from __future__ import annotations
 
 from datetime import date
@@ -21,9 +22,20 @@ def reserve_release_job(app, today: date | None = None) -> int:
         return len(release_reserves(today or date.today()))
 
 
+def session_purge_job(app) -> int:
+    """Daily: delete the rows of long-ended login sessions."""
+    from app.security.sessions import purge_sessions
+
+    with app.app_context():
+        return purge_sessions()
+
+
 def schedule(scheduler, app) -> None:
-    """The job table: Fixum at 01:00 on the 1st, reserve releases at 02:00."""
+    """The job table: Fixum at 01:00 on the 1st, reserve releases at 02:00,
+    old sessions purged at 03:00."""
     scheduler.add_job(fixum_job, "cron", day=1, hour=1, args=[app], id="fixum",
                       replace_existing=True, coalesce=True, max_instances=1)
     scheduler.add_job(reserve_release_job, "cron", hour=2, args=[app], id="reserve-release",
+                      replace_existing=True, coalesce=True, max_instances=1)
+    scheduler.add_job(session_purge_job, "cron", hour=3, args=[app], id="session-purge",
                       replace_existing=True, coalesce=True, max_instances=1)

@@ -298,3 +298,24 @@ def install(app) -> None:
     if not _installed:
         event.listen(Session, "after_flush", _user_changes)
         _installed = True
+
+
+def purge_sessions(now: datetime | None = None) -> int:
+    """Delete the rows of sessions that ended, or began beyond any absolute
+    timeout, more than POOL_SESSION_KEEP_DAYS ago: a large pool's logins add
+    about a million rows a month. Open sessions are never touched."""
+    from sqlalchemy import delete, or_
+
+    from app.models.auth import AuthSession
+
+    cfg = current_app.config
+    now = now or utcnow()
+    cutoff = now - timedelta(days=int(cfg.get("POOL_SESSION_KEEP_DAYS") or 30))
+    longest = max(float(cfg["POOL_SESSION_ABSOLUTE_HOURS_STAFF"]),
+                  float(cfg["POOL_SESSION_ABSOLUTE_HOURS_EXTRANET"]))
+    table = AuthSession.__table__
+    gone = db.session.execute(delete(table).where(or_(
+        table.c.ended < cutoff,
+        table.c.created < cutoff - timedelta(hours=longest)))).rowcount or 0
+    db.session.commit()
+    return gone
