@@ -28,12 +28,13 @@ tokens or nothing worth caching.
 """
 from __future__ import annotations
 
-import logging
 import re
 
 from flask import Flask, g, request, session
 from flask_talisman import Talisman
 from werkzeug.local import LocalProxy
+
+from app.security.sessions import security_log
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -120,14 +121,6 @@ def current_user_id() -> str:
 
 def _clean(value: str) -> str:
     return _CONTROL.sub("?", value)[:300]
-
-
-def security_log() -> logging.Logger:
-    logger = logging.getLogger("pool.security")
-    # Alembic's fileConfig (migrations run inside this process, e.g. by
-    # `pool init` or the tests) disables every logger that existed before it.
-    logger.disabled = False
-    return logger
 
 
 def log_refusal(response):
