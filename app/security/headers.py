@@ -34,7 +34,7 @@ from flask import Flask, g, request, session
 from flask_talisman import Talisman
 from werkzeug.local import LocalProxy
 
-from app.security.sessions import security_log
+from app.security.sessions import is_static, security_log
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -51,8 +51,6 @@ CSP = {
     "form-action": "'self'",
 }
 
-#: endpoints whose answers keep their caching headers
-STATIC_ENDPOINTS = ("static",)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -87,11 +85,6 @@ def init_security_headers(app: Flask) -> Talisman:
     app.after_request(log_refusal)
     app.extensions["pool.talisman"] = talisman
     return talisman
-
-
-def is_static() -> bool:
-    endpoint = request.endpoint or ""
-    return endpoint in STATIC_ENDPOINTS or endpoint.endswith(".static")
 
 
 def no_store(response):

@@ -177,7 +177,8 @@ def end_web_login(reason: str = "logout") -> None:
     logout_user()
 
 
-def _is_static() -> bool:
+def is_static() -> bool:
+    """A static file (FAB's or ours): no session, its caching kept."""
     endpoint = request.endpoint or ""
     return endpoint == "static" or endpoint.endswith(".static")
 
@@ -186,7 +187,7 @@ def session_gate():
     """before_request, first of all: a screen login is served only while its
     server-side session is open and within its timeouts. Otherwise the user
     is logged out and sent to the login page (401 under /api/)."""
-    if _is_static():
+    if is_static():
         return None
     # the user is loaded afresh for every request (an app context kept
     # across requests, as in tests, must not carry one over)

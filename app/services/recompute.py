@@ -65,11 +65,14 @@ def _values(table, raw: dict, index: int) -> dict:
 class _Rewinder:
     """Undoes the change log, newest first, down to a moment."""
 
-    def __init__(self):
-        self.entries = db.session.execute(
-            select(ChangeLog.id, ChangeLog.table_name, ChangeLog.row_id, ChangeLog.action,
-                   ChangeLog.changed_on, ChangeLog.raw_values)
-            .order_by(ChangeLog.id.desc())).all()
+    def __init__(self, since: datetime | None):
+        """The log's entries after `since` (the earliest moment to go back
+        to), newest first."""
+        query = select(ChangeLog.id, ChangeLog.table_name, ChangeLog.row_id, ChangeLog.action,
+                       ChangeLog.changed_on, ChangeLog.raw_values).order_by(ChangeLog.id.desc())
+        if since is not None:
+            query = query.where(ChangeLog.changed_on > since)
+        self.entries = db.session.execute(query).all()
         self.position = 0
 
     def back_to(self, moment: datetime) -> None:
@@ -145,7 +148,7 @@ def recompute_period(period: str) -> dict:
     ).scalars().all() if stored else []
     facts = [(r.id, r.created_on, r.contract_id, getattr(r.kind, "value", r.kind),
               Decimal(r.amount), r.value_date) for r in receipts]
-    rewinder = _Rewinder()
+    rewinder = _Rewinder(min((f[1] for f in facts), default=None))
     report = {"period": period, "receipts": 0, "lines": 0, "differences": []}
     try:
         for receipt_id, created_on, contract_id, kind, amount, value_date in facts:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from app.domain import chain as rules
+from app.domain.money import money
 from app.extensions import db
 from app.services.ledger_chain import iter_chain_rows
 
@@ -36,8 +37,8 @@ class Report:
 
 
 def _money(value) -> Decimal:
-    return Decimal(repr(value) if isinstance(value, float) else value or 0).quantize(
-        Decimal("0.01"))
+    """A sum as the database gives it (SQLite: a float) in cents."""
+    return money(repr(value) if isinstance(value, float) else value or 0)
 
 
 def verify_ledger(progress=None) -> Report:
